@@ -1,1 +1,3 @@
-//! probe-compiler
+//! probe-compiler: lowers a checked probe program to eBPF and writes a BPF ELF object.
+
+pub mod bpf;

@@ -1,0 +1,5 @@
+//! The eBPF instruction set: encoding, disassembly and the local verifier.
+
+pub mod insn;
+
+pub use insn::Insn;

@@ -1,0 +1,171 @@
+//! The syntax tree. Every node carries the [`Span`] of the source it came from.
+
+use crate::span::Span;
+use crate::types::Type;
+
+/// A whole script: its probes in source order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Program {
+    pub probes: Vec<Probe>,
+}
+
+/// `attach_point, attach_point /predicate/ { body }`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Probe {
+    pub attach_points: Vec<AttachPoint>,
+    pub predicate: Option<Expr>,
+    pub body: Block,
+    pub span: Span,
+}
+
+/// One attach point as written (`tracepoint:syscalls:sys_enter_read`, `BEGIN`, ...).
+/// Its meaning is resolved by the checker.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AttachPoint {
+    pub text: String,
+    pub span: Span,
+}
+
+/// `{ stmt; stmt; ... }` (or the same between `<` and `>`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Block {
+    pub stmts: Vec<Stmt>,
+    pub span: Span,
+}
+
+/// A statement.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stmt {
+    pub kind: StmtKind,
+    pub span: Span,
+}
+
+/// The kinds of statement.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StmtKind {
+    /// An expression evaluated for its effect: `printf(...)`, `exit()`.
+    Expr(Expr),
+    /// `@name[keys] = value`.
+    AssignMap { map: MapAccess, value: Expr },
+    /// `$name = value`.
+    AssignVar { var: Ident, value: Expr },
+    /// `if (cond) { ... } else { ... }`; `else if` nests another `If` in `otherwise`.
+    If { cond: Expr, then: Block, otherwise: Option<Block> },
+}
+
+/// A name with its span (`comm`, `$x`, `@map` without their sigils).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ident {
+    pub name: String,
+    pub span: Span,
+}
+
+/// `@name[k1, k2]`; `name` is empty for the anonymous map `@`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MapAccess {
+    pub name: Ident,
+    pub keys: Vec<Expr>,
+    pub span: Span,
+}
+
+/// An expression. `ty` is [`Type::Unknown`] until the checker fills it in.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub span: Span,
+    pub ty: Type,
+}
+
+impl Expr {
+    /// A new, not yet typed expression.
+    pub fn new(kind: ExprKind, span: Span) -> Expr {
+        Expr { kind, span, ty: Type::Unknown }
+    }
+}
+
+/// The kinds of expression.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExprKind {
+    /// An integer literal.
+    Int(u64),
+    /// A string literal, escapes already decoded.
+    Str(String),
+    /// A builtin variable: `comm`, `pid`, ...
+    Builtin(Ident),
+    /// A scratch variable `$name`.
+    Var(Ident),
+    /// A map read `@name[keys]`.
+    Map(MapAccess),
+    /// A function call `name(args)`.
+    Call { name: Ident, args: Vec<Expr> },
+    /// `-e`, `!e`, `~e`.
+    Unary { op: UnaryOp, expr: Box<Expr> },
+    /// `a op b`.
+    Binary { op: BinaryOp, lhs: Box<Expr>, rhs: Box<Expr> },
+    /// `cond ? a : b`.
+    Ternary { cond: Box<Expr>, then: Box<Expr>, otherwise: Box<Expr> },
+}
+
+/// Unary operators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnaryOp {
+    Neg,
+    Not,
+    BitNot,
+}
+
+/// Binary operators, in C's meaning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    BitAnd,
+    BitOr,
+    BitXor,
+    Shl,
+    Shr,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    And,
+    Or,
+}
+
+impl BinaryOp {
+    /// The operator as written in source.
+    pub fn symbol(self) -> &'static str {
+        use BinaryOp::*;
+        match self {
+            Add => "+",
+            Sub => "-",
+            Mul => "*",
+            Div => "/",
+            Mod => "%",
+            BitAnd => "&",
+            BitOr => "|",
+            BitXor => "^",
+            Shl => "<<",
+            Shr => ">>",
+            Eq => "==",
+            Ne => "!=",
+            Lt => "<",
+            Le => "<=",
+            Gt => ">",
+            Ge => ">=",
+            And => "&&",
+            Or => "||",
+        }
+    }
+
+    /// True for the comparisons, whose result is a boolean.
+    pub fn is_comparison(self) -> bool {
+        use BinaryOp::*;
+        matches!(self, Eq | Ne | Lt | Le | Gt | Ge)
+    }
+}

@@ -1,0 +1,66 @@
+//! The types of values in a script.
+
+use std::fmt;
+
+/// The type of an expression, a map key or a map value.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Type {
+    /// Not yet inferred.
+    #[default]
+    Unknown,
+    /// No value (`printf(...)` as an expression).
+    Void,
+    /// An integer of `bits` width (8, 16, 32 or 64).
+    Int { bits: u8, signed: bool },
+    /// A boolean (the result of a comparison or `!`).
+    Bool,
+    /// A zero-padded string of at most `len` bytes including the NUL.
+    Str { len: u32 },
+    /// An aggregation stored in a map value (`count()`, ...).
+    Agg(Aggregation),
+}
+
+/// The aggregation functions a map value can hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Aggregation {
+    Count,
+}
+
+impl Type {
+    /// `uint64`.
+    pub const U64: Type = Type::Int { bits: 64, signed: false };
+    /// `int64`.
+    pub const I64: Type = Type::Int { bits: 64, signed: true };
+    /// `uint32`.
+    pub const U32: Type = Type::Int { bits: 32, signed: false };
+
+    /// True for integers and booleans, which live in one register.
+    pub fn is_scalar(&self) -> bool {
+        matches!(self, Type::Int { .. } | Type::Bool)
+    }
+
+    /// Size in bytes when stored in a map key, value or event record.
+    pub fn size(&self) -> u32 {
+        match self {
+            Type::Int { bits, .. } => u32::from(*bits) / 8,
+            Type::Bool => 1,
+            Type::Str { len } => *len,
+            Type::Agg(_) => 8,
+            Type::Unknown | Type::Void => 0,
+        }
+    }
+}
+
+impl fmt::Display for Type {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Type::Unknown => write!(f, "unknown"),
+            Type::Void => write!(f, "none"),
+            Type::Int { bits, signed: true } => write!(f, "int{bits}"),
+            Type::Int { bits, signed: false } => write!(f, "uint{bits}"),
+            Type::Bool => write!(f, "bool"),
+            Type::Str { len } => write!(f, "string[{len}]"),
+            Type::Agg(Aggregation::Count) => write!(f, "count_t"),
+        }
+    }
+}
