@@ -50,7 +50,11 @@ pub enum StmtKind {
     /// `$name = value`.
     AssignVar { var: Ident, value: Expr },
     /// `if (cond) { ... } else { ... }`; `else if` nests another `If` in `otherwise`.
-    If { cond: Expr, then: Block, otherwise: Option<Block> },
+    If {
+        cond: Expr,
+        then: Block,
+        otherwise: Option<Block>,
+    },
 }
 
 /// A name with its span (`comm`, `$x`, `@map` without their sigils).
@@ -79,7 +83,11 @@ pub struct Expr {
 impl Expr {
     /// A new, not yet typed expression.
     pub fn new(kind: ExprKind, span: Span) -> Expr {
-        Expr { kind, span, ty: Type::Unknown }
+        Expr {
+            kind,
+            span,
+            ty: Type::Unknown,
+        }
     }
 }
 
@@ -101,9 +109,17 @@ pub enum ExprKind {
     /// `-e`, `!e`, `~e`.
     Unary { op: UnaryOp, expr: Box<Expr> },
     /// `a op b`.
-    Binary { op: BinaryOp, lhs: Box<Expr>, rhs: Box<Expr> },
+    Binary {
+        op: BinaryOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
     /// `cond ? a : b`.
-    Ternary { cond: Box<Expr>, then: Box<Expr>, otherwise: Box<Expr> },
+    Ternary {
+        cond: Box<Expr>,
+        then: Box<Expr>,
+        otherwise: Box<Expr>,
+    },
 }
 
 /// Unary operators.

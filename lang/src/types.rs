@@ -28,11 +28,20 @@ pub enum Aggregation {
 
 impl Type {
     /// `uint64`.
-    pub const U64: Type = Type::Int { bits: 64, signed: false };
+    pub const U64: Type = Type::Int {
+        bits: 64,
+        signed: false,
+    };
     /// `int64`.
-    pub const I64: Type = Type::Int { bits: 64, signed: true };
+    pub const I64: Type = Type::Int {
+        bits: 64,
+        signed: true,
+    };
     /// `uint32`.
-    pub const U32: Type = Type::Int { bits: 32, signed: false };
+    pub const U32: Type = Type::Int {
+        bits: 32,
+        signed: false,
+    };
 
     /// True for integers and booleans, which live in one register.
     pub fn is_scalar(&self) -> bool {
@@ -57,7 +66,10 @@ impl fmt::Display for Type {
             Type::Unknown => write!(f, "unknown"),
             Type::Void => write!(f, "none"),
             Type::Int { bits, signed: true } => write!(f, "int{bits}"),
-            Type::Int { bits, signed: false } => write!(f, "uint{bits}"),
+            Type::Int {
+                bits,
+                signed: false,
+            } => write!(f, "uint{bits}"),
             Type::Bool => write!(f, "bool"),
             Type::Str { len } => write!(f, "string[{len}]"),
             Type::Agg(Aggregation::Count) => write!(f, "count_t"),

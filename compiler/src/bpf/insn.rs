@@ -120,83 +120,179 @@ impl Insn {
 
     /// `dst = imm` (64-bit move of a sign-extended 32-bit immediate).
     pub fn mov64_imm(dst: u8, imm: i32) -> Insn {
-        Insn { code: class::ALU64 | alu::MOV | source::K, dst, src: 0, off: 0, imm }
+        Insn {
+            code: class::ALU64 | alu::MOV | source::K,
+            dst,
+            src: 0,
+            off: 0,
+            imm,
+        }
     }
 
     /// `dst = src` (64-bit register move).
     pub fn mov64_reg(dst: u8, src: u8) -> Insn {
-        Insn { code: class::ALU64 | alu::MOV | source::X, dst, src, off: 0, imm: 0 }
+        Insn {
+            code: class::ALU64 | alu::MOV | source::X,
+            dst,
+            src,
+            off: 0,
+            imm: 0,
+        }
     }
 
     /// A 64-bit ALU operation with an immediate operand.
     pub fn alu64_imm(op: u8, dst: u8, imm: i32) -> Insn {
-        Insn { code: class::ALU64 | op | source::K, dst, src: 0, off: 0, imm }
+        Insn {
+            code: class::ALU64 | op | source::K,
+            dst,
+            src: 0,
+            off: 0,
+            imm,
+        }
     }
 
     /// A 64-bit ALU operation with a register operand.
     pub fn alu64_reg(op: u8, dst: u8, src: u8) -> Insn {
-        Insn { code: class::ALU64 | op | source::X, dst, src, off: 0, imm: 0 }
+        Insn {
+            code: class::ALU64 | op | source::X,
+            dst,
+            src,
+            off: 0,
+            imm: 0,
+        }
     }
 
     /// `dst = *(size *)(src + off)`.
     pub fn load(sz: u8, dst: u8, src: u8, off: i16) -> Insn {
-        Insn { code: class::LDX | mode::MEM | sz, dst, src, off, imm: 0 }
+        Insn {
+            code: class::LDX | mode::MEM | sz,
+            dst,
+            src,
+            off,
+            imm: 0,
+        }
     }
 
     /// `*(size *)(dst + off) = src`.
     pub fn store_reg(sz: u8, dst: u8, off: i16, src: u8) -> Insn {
-        Insn { code: class::STX | mode::MEM | sz, dst, src, off, imm: 0 }
+        Insn {
+            code: class::STX | mode::MEM | sz,
+            dst,
+            src,
+            off,
+            imm: 0,
+        }
     }
 
     /// `*(size *)(dst + off) = imm`.
     pub fn store_imm(sz: u8, dst: u8, off: i16, imm: i32) -> Insn {
-        Insn { code: class::ST | mode::MEM | sz, dst, src: 0, off, imm }
+        Insn {
+            code: class::ST | mode::MEM | sz,
+            dst,
+            src: 0,
+            off,
+            imm,
+        }
     }
 
     /// The two halves of `dst = imm64`.
     pub fn ld_imm64(dst: u8, imm: u64) -> [Insn; 2] {
         [
-            Insn { code: class::LD | mode::IMM | size::DW, dst, src: 0, off: 0, imm: imm as u32 as i32 },
-            Insn { code: 0, dst: 0, src: 0, off: 0, imm: (imm >> 32) as u32 as i32 },
+            Insn {
+                code: class::LD | mode::IMM | size::DW,
+                dst,
+                src: 0,
+                off: 0,
+                imm: imm as u32 as i32,
+            },
+            Insn {
+                code: 0,
+                dst: 0,
+                src: 0,
+                off: 0,
+                imm: (imm >> 32) as u32 as i32,
+            },
         ]
     }
 
     /// The two halves of `dst = map` (a map reference relocated at load time).
     pub fn ld_map_fd(dst: u8, fd: i32) -> [Insn; 2] {
         [
-            Insn { code: class::LD | mode::IMM | size::DW, dst, src: PSEUDO_MAP_FD, off: 0, imm: fd },
+            Insn {
+                code: class::LD | mode::IMM | size::DW,
+                dst,
+                src: PSEUDO_MAP_FD,
+                off: 0,
+                imm: fd,
+            },
             Insn::default(),
         ]
     }
 
     /// A conditional jump comparing `dst` with an immediate, `off` instructions ahead.
     pub fn jmp_imm(op: u8, dst: u8, imm: i32, off: i16) -> Insn {
-        Insn { code: class::JMP | op | source::K, dst, src: 0, off, imm }
+        Insn {
+            code: class::JMP | op | source::K,
+            dst,
+            src: 0,
+            off,
+            imm,
+        }
     }
 
     /// A conditional jump comparing `dst` with `src`, `off` instructions ahead.
     pub fn jmp_reg(op: u8, dst: u8, src: u8, off: i16) -> Insn {
-        Insn { code: class::JMP | op | source::X, dst, src, off, imm: 0 }
+        Insn {
+            code: class::JMP | op | source::X,
+            dst,
+            src,
+            off,
+            imm: 0,
+        }
     }
 
     /// An unconditional jump `off` instructions ahead.
     pub fn ja(off: i16) -> Insn {
-        Insn { code: class::JMP | jmp::JA, dst: 0, src: 0, off, imm: 0 }
+        Insn {
+            code: class::JMP | jmp::JA,
+            dst: 0,
+            src: 0,
+            off,
+            imm: 0,
+        }
     }
 
     /// A call of helper number `helper`.
     pub fn call(helper: i32) -> Insn {
-        Insn { code: class::JMP | jmp::CALL, dst: 0, src: 0, off: 0, imm: helper }
+        Insn {
+            code: class::JMP | jmp::CALL,
+            dst: 0,
+            src: 0,
+            off: 0,
+            imm: helper,
+        }
     }
 
     /// `exit`: return r0.
     pub fn exit() -> Insn {
-        Insn { code: class::JMP | jmp::EXIT, dst: 0, src: 0, off: 0, imm: 0 }
+        Insn {
+            code: class::JMP | jmp::EXIT,
+            dst: 0,
+            src: 0,
+            off: 0,
+            imm: 0,
+        }
     }
 
     /// `lock *(size *)(dst + off) += src` (atomic add, no fetch).
     pub fn atomic_add(sz: u8, dst: u8, off: i16, src: u8) -> Insn {
-        Insn { code: class::STX | mode::ATOMIC | sz, dst, src, off, imm: alu::ADD as i32 }
+        Insn {
+            code: class::STX | mode::ATOMIC | sz,
+            dst,
+            src,
+            off,
+            imm: alu::ADD as i32,
+        }
     }
 }
 
@@ -207,7 +303,10 @@ pub fn encode_all(insns: &[Insn]) -> Vec<u8> {
 
 /// Decodes a whole program from bytes (a trailing partial instruction is ignored).
 pub fn decode_all(bytes: &[u8]) -> Vec<Insn> {
-    bytes.chunks_exact(8).map(|c| Insn::decode(c.try_into().expect("8 bytes"))).collect()
+    bytes
+        .chunks_exact(8)
+        .map(|c| Insn::decode(c.try_into().expect("8 bytes")))
+        .collect()
 }
 
 #[cfg(test)]
