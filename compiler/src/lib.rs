@@ -1,3 +1,127 @@
-//! probe-compiler: lowers a checked probe program to eBPF and writes a BPF ELF object.
+//! probe-compiler: lowers a checked probe program to eBPF and describes the BPF object
+//! (maps, programs, events) for the runtime.
 
 pub mod bpf;
+pub mod builtins;
+pub mod codegen;
+pub mod ir;
+pub mod lower;
+pub mod program;
+
+pub use builtins::{ArgValue, BuiltinFormat, BuiltinLowering, Stdlib};
+pub use program::{CompiledProbe, CompiledProgram, EventKind, MapMeta, ScriptMap};
+
+use probe_lang::types::Type;
+use probe_lang::{CheckedProgram, Diagnostic};
+use program::*;
+
+/// Compiles a checked program: one BPF program per attach point, plus its maps and events.
+pub fn compile(
+    checked: &CheckedProgram,
+    builtins: &dyn BuiltinLowering,
+) -> Result<CompiledProgram, Vec<Diagnostic>> {
+    let mut maps: Vec<MapMeta> = checked.maps.iter().map(script_map).collect();
+    let ringbuf = maps.len() as u32;
+    maps.push(MapMeta {
+        object_name: "ringbuf".into(),
+        map_type: MAP_RINGBUF,
+        key_size: 0,
+        value_size: 0,
+        max_entries: RINGBUF_BYTES,
+        script: None,
+    });
+    let lost_events = maps.len() as u32;
+    maps.push(MapMeta {
+        object_name: "lost_events".into(),
+        map_type: MAP_ARRAY,
+        key_size: 4,
+        value_size: 8,
+        max_entries: 1,
+        script: None,
+    });
+    let mut events = vec![];
+    let mut probes = vec![];
+    let mut errors = vec![];
+    for cp in &checked.probes {
+        for (kind, ap) in cp.kinds.iter().zip(&cp.probe.attach_points) {
+            let program_name = kind.program_name();
+            let result = lower::lower_probe(
+                &program_name,
+                &cp.probe,
+                &maps,
+                &mut events,
+                builtins,
+                ringbuf,
+                lost_events,
+            )
+            .and_then(|ir| {
+                let (insns, insn_spans) = codegen::compile_function(&ir, cp.probe.span)?;
+                Ok((ir, insns, insn_spans))
+            });
+            match result {
+                Ok((ir, insns, insn_spans)) => probes.push(CompiledProbe {
+                    attach: kind.clone(),
+                    attach_text: ap.text.clone(),
+                    span: ap.span,
+                    section: section_for(kind),
+                    program_name,
+                    ir,
+                    insns,
+                    insn_spans,
+                    ctx_size: 0,
+                }),
+                Err(d) => errors.push(d),
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    dedup_program_names(&mut probes);
+    Ok(CompiledProgram {
+        probes,
+        maps,
+        events,
+        ringbuf,
+        lost_events,
+    })
+}
+
+/// Two attach points of the same kind and target get distinct program names.
+fn dedup_program_names(probes: &mut [CompiledProbe]) {
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    for p in probes {
+        let n = seen.entry(p.program_name.clone()).or_insert(0);
+        if *n > 0 {
+            p.program_name = format!("{}_{}", p.program_name, n);
+        }
+        *n += 1;
+    }
+}
+
+/// The BPF map that holds a script map: integers take 8 bytes in keys and values,
+/// strings their length rounded up to 8; aggregations live in per-CPU hashes.
+fn script_map(info: &probe_lang::MapInfo) -> MapMeta {
+    let mut key = vec![];
+    let mut key_size = 0;
+    for t in &info.key {
+        key.push((t.clone(), key_size));
+        key_size += t.size().div_ceil(8) * 8;
+    }
+    let (map_type, value_size) = match &info.value {
+        Type::Agg(_) => (MAP_PERCPU_HASH, 8),
+        t => (MAP_HASH, t.size().div_ceil(8) * 8),
+    };
+    MapMeta {
+        object_name: format!("AT_{}", info.name.trim_start_matches('@')),
+        map_type,
+        key_size: key_size.max(8),
+        value_size,
+        max_entries: MAP_MAX_ENTRIES,
+        script: Some(ScriptMap {
+            name: info.name.clone(),
+            key,
+            value: info.value.clone(),
+        }),
+    }
+}

@@ -1,9 +1,13 @@
 //! probe-lang: the probe language from source text to a checked syntax tree.
 
 pub mod ast;
+pub mod attach;
+pub mod check;
 pub mod diagnostic;
 pub mod span;
 pub mod types;
 
+pub use attach::AttachKind;
+pub use check::{check, Builtins, CheckedProgram, MapInfo};
 pub use diagnostic::Diagnostic;
 pub use span::Span;

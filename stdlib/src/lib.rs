@@ -1,1 +1,178 @@
-//! probe-stdlib
+//! probe-stdlib: every builtin variable, function and aggregation, each defined once in its
+//! own module: its signature and docs (for the checker and `--help`), its lowering to IR
+//! (for the compiler) and, where it has one, its output formatting (for the runtime).
+
+mod comm;
+mod count;
+mod cpu;
+mod exit;
+mod nsecs;
+mod pid;
+pub mod printf;
+mod tid;
+
+use probe_compiler::ir::VReg;
+use probe_compiler::lower::{LowerCx, Value};
+use probe_compiler::{ArgValue, BuiltinFormat, BuiltinLowering};
+use probe_lang::ast::{Expr, Ident};
+use probe_lang::types::{Aggregation, Type};
+use probe_lang::{Builtins, Diagnostic, Span};
+
+/// A builtin variable such as `comm` or `pid`.
+pub struct Variable {
+    pub name: &'static str,
+    pub doc: &'static str,
+    pub ty: Type,
+    pub lower: fn(&mut LowerCx) -> Value,
+}
+
+/// The result of checking a call: its type, or an error.
+pub type CheckResult = Result<Type, Diagnostic>;
+
+/// A builtin function such as `printf` or `exit`.
+pub struct Function {
+    pub name: &'static str,
+    /// How it is called, for the docs: `printf(fmt, ...)`.
+    pub signature: &'static str,
+    pub doc: &'static str,
+    pub check: fn(&Ident, &[Expr], Span) -> CheckResult,
+    pub lower: fn(&Ident, &[Expr], Span, &mut LowerCx) -> Result<Option<Value>, Diagnostic>,
+}
+
+/// An aggregation such as `count()`: a function whose result lives in a per-CPU map value.
+pub struct AggregationDef {
+    pub name: &'static str,
+    pub signature: &'static str,
+    pub doc: &'static str,
+    pub kind: Aggregation,
+    pub check: fn(&Ident, &[Expr], Span) -> CheckResult,
+    /// Updates the value `ptr` points to (this CPU's slot).
+    pub lower: fn(&[Expr], VReg, &mut LowerCx) -> Result<(), Diagnostic>,
+    /// Merges the per-CPU values and renders the result.
+    pub format: fn(&[&[u8]]) -> String,
+}
+
+/// Every builtin variable.
+pub const VARIABLES: &[&Variable] = &[&comm::COMM, &cpu::CPU, &nsecs::NSECS, &pid::PID, &tid::TID];
+/// Every builtin function.
+pub const FUNCTIONS: &[&Function] = &[&exit::EXIT, &printf::PRINTF];
+/// Every aggregation.
+pub const AGGREGATIONS: &[&AggregationDef] = &[&count::COUNT];
+
+/// The standard library, as the checker, the compiler and the runtime see it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Stdlib;
+
+impl Stdlib {
+    fn function(name: &str) -> Option<&'static Function> {
+        FUNCTIONS.iter().copied().find(|f| f.name == name)
+    }
+
+    fn aggregation(name: &str) -> Option<&'static AggregationDef> {
+        AGGREGATIONS.iter().copied().find(|a| a.name == name)
+    }
+}
+
+impl Builtins for Stdlib {
+    fn variable(&self, name: &str) -> Option<Type> {
+        VARIABLES
+            .iter()
+            .find(|v| v.name == name)
+            .map(|v| v.ty.clone())
+    }
+
+    fn check_call(&self, name: &Ident, args: &[Expr], span: Span) -> Option<CheckResult> {
+        if let Some(f) = Self::function(&name.name) {
+            return Some((f.check)(name, args, span));
+        }
+        Self::aggregation(&name.name).map(|a| (a.check)(name, args, span))
+    }
+}
+
+impl BuiltinLowering for Stdlib {
+    fn lower_variable(&self, name: &Ident, cx: &mut LowerCx) -> Result<Value, Diagnostic> {
+        match VARIABLES.iter().find(|v| v.name == name.name) {
+            Some(v) => Ok((v.lower)(cx)),
+            None => Err(Diagnostic::error(
+                name.span,
+                format!("unknown identifier `{}`", name.name),
+            )),
+        }
+    }
+
+    fn lower_call(
+        &self,
+        name: &Ident,
+        args: &[Expr],
+        span: Span,
+        cx: &mut LowerCx,
+    ) -> Result<Option<Value>, Diagnostic> {
+        match Self::function(&name.name) {
+            Some(f) => (f.lower)(name, args, span, cx),
+            None => Err(Diagnostic::error(
+                span,
+                format!("{}() can only be assigned to a map", name.name),
+            )
+            .with_label("aggregation used here")),
+        }
+    }
+
+    fn lower_aggregation(
+        &self,
+        name: &Ident,
+        args: &[Expr],
+        value: VReg,
+        cx: &mut LowerCx,
+    ) -> Result<(), Diagnostic> {
+        let agg = Self::aggregation(&name.name).ok_or_else(|| {
+            Diagnostic::error(name.span, format!("`{}` is not an aggregation", name.name))
+        })?;
+        (agg.lower)(args, value, cx)
+    }
+}
+
+impl BuiltinFormat for Stdlib {
+    fn printf(&self, format: &str, args: &[ArgValue]) -> String {
+        printf::render(format, args)
+    }
+
+    fn aggregation(&self, agg: Aggregation, per_cpu: &[&[u8]]) -> String {
+        let def = AGGREGATIONS
+            .iter()
+            .find(|a| a.kind == agg)
+            .expect("every aggregation is defined");
+        (def.format)(per_cpu)
+    }
+}
+
+/// Checks that a call has exactly `n` arguments.
+fn expect_args(
+    name: &Ident,
+    args: &[Expr],
+    span: Span,
+    n: usize,
+    signature: &str,
+) -> Result<(), Diagnostic> {
+    if args.len() == n {
+        return Ok(());
+    }
+    Err(Diagnostic::error(
+        span,
+        format!(
+            "{}() takes {n} argument{}, {} given",
+            name.name,
+            if n == 1 { "" } else { "s" },
+            args.len()
+        ),
+    )
+    .with_label("in this call")
+    .with_note(format!("usage: {signature}")))
+}
+
+/// Reads a little-endian u64 from the start of `b` (missing bytes count as zero).
+fn read_u64(b: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    let n = b.len().min(8);
+    w[..n].copy_from_slice(&b[..n]);
+    u64::from_le_bytes(w)
+}

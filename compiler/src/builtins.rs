@@ -1,0 +1,49 @@
+//! The hooks through which `probe-stdlib` plugs builtins into the compiler and the runtime.
+
+use crate::ir::VReg;
+use crate::lower::{LowerCx, Value};
+use probe_lang::ast::{Expr, Ident};
+use probe_lang::types::Aggregation;
+use probe_lang::{Diagnostic, Span};
+
+/// Lowering of builtin variables, functions and aggregations to IR.
+pub trait BuiltinLowering {
+    /// Emits the code that reads builtin variable `name`.
+    fn lower_variable(&self, name: &Ident, cx: &mut LowerCx) -> Result<Value, Diagnostic>;
+    /// Emits a call of builtin function `name`; `None` when it has no value.
+    fn lower_call(
+        &self,
+        name: &Ident,
+        args: &[Expr],
+        span: Span,
+        cx: &mut LowerCx,
+    ) -> Result<Option<Value>, Diagnostic>;
+    /// Emits the update of an aggregation: `value` points to this CPU's value in the map.
+    fn lower_aggregation(
+        &self,
+        name: &Ident,
+        args: &[Expr],
+        value: VReg,
+        cx: &mut LowerCx,
+    ) -> Result<(), Diagnostic>;
+}
+
+/// One decoded argument of an event record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ArgValue {
+    Int { value: u64, signed: bool },
+    Str(Vec<u8>),
+}
+
+/// Printing of values that only the builtin that made them knows how to print.
+pub trait BuiltinFormat {
+    /// Renders `printf`'s output.
+    fn printf(&self, format: &str, args: &[ArgValue]) -> String;
+    /// Merges the per-CPU values of an aggregation and renders the result as printed after
+    /// the key (`@[k]: <this>`).
+    fn aggregation(&self, agg: Aggregation, per_cpu: &[&[u8]]) -> String;
+}
+
+/// Everything the compiler and the runtime need from the standard library.
+pub trait Stdlib: probe_lang::Builtins + BuiltinLowering + BuiltinFormat {}
+impl<T: probe_lang::Builtins + BuiltinLowering + BuiltinFormat> Stdlib for T {}

@@ -1,0 +1,884 @@
+//! Lowering of a checked probe body to IR.
+
+use crate::builtins::BuiltinLowering;
+use crate::ir::*;
+use crate::program::{EventArg, EventKind, MapMeta};
+use probe_lang::ast::*;
+use probe_lang::check::map_display_name;
+use probe_lang::types::Type;
+use probe_lang::{Diagnostic, Span};
+use std::collections::HashMap;
+
+/// BPF helper numbers the compiler emits.
+pub mod helper {
+    pub const MAP_LOOKUP_ELEM: u32 = 1;
+    pub const MAP_UPDATE_ELEM: u32 = 2;
+    pub const KTIME_GET_NS: u32 = 5;
+    pub const GET_SMP_PROCESSOR_ID: u32 = 8;
+    pub const GET_CURRENT_PID_TGID: u32 = 14;
+    pub const GET_CURRENT_COMM: u32 = 16;
+    pub const RINGBUF_RESERVE: u32 = 131;
+    pub const RINGBUF_SUBMIT: u32 = 132;
+}
+
+/// The value of an expression: a scalar in a register, or bytes in memory (strings).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Value {
+    Scalar(VReg),
+    Mem { addr: Addr, len: u32 },
+}
+
+/// The state of lowering one probe body; builtins emit their code through it.
+pub struct LowerCx<'a> {
+    func: Function,
+    cur: BlockId,
+    span: Span,
+    /// The program's context pointer.
+    pub ctx: VReg,
+    vars: HashMap<String, Value>,
+    maps: &'a [MapMeta],
+    events: &'a mut Vec<EventKind>,
+    builtins: &'a dyn BuiltinLowering,
+    ringbuf: u32,
+    lost_events: u32,
+}
+
+/// Lowers one probe body into a function named `name`.
+#[allow(clippy::too_many_arguments)]
+pub fn lower_probe(
+    name: &str,
+    probe: &Probe,
+    maps: &[MapMeta],
+    events: &mut Vec<EventKind>,
+    builtins: &dyn BuiltinLowering,
+    ringbuf: u32,
+    lost_events: u32,
+) -> Result<Function, Diagnostic> {
+    let func = Function {
+        name: name.into(),
+        blocks: vec![],
+        slots: vec![],
+        vregs: 0,
+    };
+    let mut cx = LowerCx {
+        func,
+        cur: BlockId(0),
+        span: probe.span,
+        ctx: VReg(0),
+        vars: HashMap::new(),
+        maps,
+        events,
+        builtins,
+        ringbuf,
+        lost_events,
+    };
+    let entry = cx.new_block();
+    cx.switch_to(entry);
+    cx.ctx = cx.vreg();
+    let ctx = cx.ctx;
+    cx.emit(Inst::Context { dst: ctx });
+    if let Some(pred) = &probe.predicate {
+        let body = cx.new_block();
+        let out = cx.new_block();
+        cx.span = pred.span;
+        cx.cond(pred, body, out)?;
+        cx.switch_to(out);
+        cx.terminate(Terminator::Return(Operand::Imm(0)));
+        cx.switch_to(body);
+    }
+    cx.block(&probe.body)?;
+    cx.span = Span::new(probe.span.end as usize - 1, probe.span.end as usize);
+    cx.terminate(Terminator::Return(Operand::Imm(0)));
+    Ok(cx.func)
+}
+
+impl<'a> LowerCx<'a> {
+    /// A fresh virtual register.
+    pub fn vreg(&mut self) -> VReg {
+        self.func.vregs += 1;
+        VReg(self.func.vregs - 1)
+    }
+
+    /// A new, empty block.
+    pub fn new_block(&mut self) -> BlockId {
+        self.func.blocks.push(BasicBlock {
+            insts: vec![],
+            term: Terminator::Open,
+            term_span: self.span,
+        });
+        BlockId(self.func.blocks.len() as u32 - 1)
+    }
+
+    /// Continues emitting into `b`.
+    pub fn switch_to(&mut self, b: BlockId) {
+        self.cur = b;
+    }
+
+    /// Appends an instruction to the current block (dropped if the block already ended).
+    pub fn emit(&mut self, inst: Inst) {
+        let span = self.span;
+        let b = &mut self.func.blocks[self.cur.0 as usize];
+        if b.term == Terminator::Open {
+            b.insts.push((inst, span));
+        }
+    }
+
+    /// Ends the current block (no effect if it already ended).
+    pub fn terminate(&mut self, term: Terminator) {
+        let span = self.span;
+        let b = &mut self.func.blocks[self.cur.0 as usize];
+        if b.term == Terminator::Open {
+            b.term = term;
+            b.term_span = span;
+        }
+    }
+
+    /// Ends the program here, returning 0 (`exit()` does this).
+    pub fn return_now(&mut self) {
+        self.terminate(Terminator::Return(Operand::Imm(0)));
+        let dead = self.new_block();
+        self.switch_to(dead);
+    }
+
+    /// A new stack slot of `size` bytes, not initialised.
+    pub fn slot(&mut self, size: u32) -> SlotId {
+        self.func.slots.push(Slot {
+            size: size.div_ceil(8) * 8,
+        });
+        SlotId(self.func.slots.len() as u32 - 1)
+    }
+
+    /// A new stack slot of `size` bytes, zeroed.
+    pub fn zeroed_slot(&mut self, size: u32) -> SlotId {
+        let slot = self.slot(size);
+        let padded = size.div_ceil(8) * 8;
+        for off in (0..padded).step_by(8) {
+            self.emit(Inst::Store {
+                addr: Addr::Stack {
+                    slot,
+                    off: off as i32,
+                },
+                src: Operand::Imm(0),
+                size: MemSize::DW,
+            });
+        }
+        slot
+    }
+
+    /// `dst = src`.
+    pub fn copy(&mut self, src: Operand) -> VReg {
+        let dst = self.vreg();
+        self.emit(Inst::Copy { dst, src });
+        dst
+    }
+
+    /// `lhs op rhs` in a new register.
+    pub fn alu(&mut self, op: AluOp, lhs: VReg, rhs: Operand) -> VReg {
+        let dst = self.vreg();
+        self.emit(Inst::Alu { op, dst, lhs, rhs });
+        dst
+    }
+
+    /// Calls a helper and returns r0.
+    pub fn call(&mut self, helper: u32, args: Vec<Operand>) -> VReg {
+        let dst = self.vreg();
+        self.emit(Inst::Call {
+            dst: Some(dst),
+            helper,
+            args,
+        });
+        dst
+    }
+
+    /// The address of a stack slot in a register.
+    pub fn stack_addr(&mut self, slot: SlotId, off: i32) -> VReg {
+        let dst = self.vreg();
+        self.emit(Inst::StackAddr { dst, slot, off });
+        dst
+    }
+
+    /// An address in a register.
+    pub fn addr_reg(&mut self, addr: Addr) -> VReg {
+        match addr {
+            Addr::Stack { slot, off } => self.stack_addr(slot, off),
+            Addr::Reg { base, off: 0 } => base,
+            Addr::Reg { base, off } => self.alu(AluOp::Add, base, Operand::Imm(off as i64)),
+        }
+    }
+
+    /// A reference to map number `map` of the object.
+    pub fn map_ref(&mut self, map: u32) -> VReg {
+        let dst = self.vreg();
+        self.emit(Inst::MapRef { dst, map });
+        dst
+    }
+
+    /// Copies `len` bytes from `src` to `dst`.
+    pub fn copy_mem(&mut self, dst: Addr, src: Addr, len: u32) {
+        let mut off = 0;
+        while off < len {
+            let chunk = [8, 4, 2, 1]
+                .into_iter()
+                .find(|c| off + c <= len)
+                .expect("1 fits");
+            let size = MemSize::of(chunk);
+            let v = self.vreg();
+            self.emit(Inst::Load {
+                dst: v,
+                addr: src.offset(off as i32),
+                size,
+                signed: false,
+            });
+            self.emit(Inst::Store {
+                addr: dst.offset(off as i32),
+                src: Operand::Reg(v),
+                size,
+            });
+            off += chunk;
+        }
+    }
+
+    /// Registers an event kind and returns its id.
+    pub fn add_event(&mut self, event: EventKind) -> u64 {
+        self.events.push(event);
+        self.events.len() as u64 - 1
+    }
+
+    /// Sends an event record `{u64 id, args...}` to userspace through the ring buffer,
+    /// counting it as lost when the buffer is full. `args` are laid out at their offsets.
+    pub fn send_event(&mut self, id: u64, args: &[(Value, EventArg)], size: u32) {
+        let rb = self.map_ref(self.ringbuf);
+        let rec = self.call(
+            helper::RINGBUF_RESERVE,
+            vec![Operand::Reg(rb), Operand::Imm(size as i64), Operand::Imm(0)],
+        );
+        let full = self.new_block();
+        let fill = self.new_block();
+        let done = self.new_block();
+        self.terminate(Terminator::Branch {
+            cond: CmpOp::Eq,
+            lhs: rec,
+            rhs: Operand::Imm(0),
+            then: full,
+            otherwise: fill,
+        });
+        self.switch_to(full);
+        let key = self.zeroed_slot(4);
+        let ptr = self.lookup(self.lost_events, Addr::Stack { slot: key, off: 0 });
+        let counted = self.new_block();
+        self.terminate(Terminator::Branch {
+            cond: CmpOp::Eq,
+            lhs: ptr,
+            rhs: Operand::Imm(0),
+            then: done,
+            otherwise: counted,
+        });
+        self.switch_to(counted);
+        let one = self.copy(Operand::Imm(1));
+        self.emit(Inst::AtomicAdd {
+            addr: Addr::Reg { base: ptr, off: 0 },
+            src: one,
+        });
+        self.terminate(Terminator::Jump(done));
+        self.switch_to(fill);
+        self.emit(Inst::Store {
+            addr: Addr::Reg { base: rec, off: 0 },
+            src: Operand::Imm(id as i64),
+            size: MemSize::DW,
+        });
+        for (value, arg) in args {
+            let at = Addr::Reg {
+                base: rec,
+                off: arg.offset as i32,
+            };
+            self.store_value(at, *value, &arg.ty);
+        }
+        self.emit(Inst::Call {
+            dst: None,
+            helper: helper::RINGBUF_SUBMIT,
+            args: vec![Operand::Reg(rec), Operand::Imm(0)],
+        });
+        self.terminate(Terminator::Jump(done));
+        self.switch_to(done);
+    }
+
+    /// Stores `value` at `addr` in the layout of `ty` (integers take 8 bytes, strings their
+    /// length, zero-padded).
+    pub fn store_value(&mut self, addr: Addr, value: Value, ty: &Type) {
+        match value {
+            Value::Scalar(r) => self.emit(Inst::Store {
+                addr,
+                src: Operand::Reg(r),
+                size: MemSize::DW,
+            }),
+            Value::Mem { addr: src, len } => {
+                let want = ty.size();
+                self.copy_mem(addr, src, len.min(want));
+                let mut off = len.min(want);
+                while off < want {
+                    let chunk = [8, 4, 2, 1]
+                        .into_iter()
+                        .find(|c| off + c <= want)
+                        .expect("1 fits");
+                    self.emit(Inst::Store {
+                        addr: addr.offset(off as i32),
+                        src: Operand::Imm(0),
+                        size: MemSize::of(chunk),
+                    });
+                    off += chunk;
+                }
+            }
+        }
+    }
+
+    /// `bpf_map_lookup_elem(map, key)`: a pointer to the value, or 0.
+    pub fn lookup(&mut self, map: u32, key: Addr) -> VReg {
+        let m = self.map_ref(map);
+        let k = self.addr_reg(key);
+        self.call(
+            helper::MAP_LOOKUP_ELEM,
+            vec![Operand::Reg(m), Operand::Reg(k)],
+        )
+    }
+
+    /// `bpf_map_update_elem(map, key, value, BPF_ANY)`.
+    pub fn update(&mut self, map: u32, key: Addr, value: Addr) {
+        let m = self.map_ref(map);
+        let k = self.addr_reg(key);
+        let v = self.addr_reg(value);
+        self.call(
+            helper::MAP_UPDATE_ELEM,
+            vec![
+                Operand::Reg(m),
+                Operand::Reg(k),
+                Operand::Reg(v),
+                Operand::Imm(0),
+            ],
+        );
+    }
+
+    fn script_map(&self, name: &Ident) -> (u32, &'a MapMeta) {
+        let display = map_display_name(name);
+        let maps: &'a [MapMeta] = self.maps;
+        maps.iter()
+            .enumerate()
+            .find(|(_, m)| m.script.as_ref().is_some_and(|s| s.name == display))
+            .map(|(i, m)| (i as u32, m))
+            .expect("the checker registered every map")
+    }
+
+    /// Builds the zeroed key of a map access in a new stack slot.
+    fn map_key(&mut self, access: &MapAccess) -> Result<(u32, Addr), Diagnostic> {
+        let (index, meta) = self.script_map(&access.name);
+        let layout = meta.script.as_ref().expect("script map").key.clone();
+        let slot = self.zeroed_slot(meta.key_size);
+        for (k, (ty, off)) in access.keys.iter().zip(layout) {
+            let v = self.expr(k)?;
+            self.store_value(
+                Addr::Stack {
+                    slot,
+                    off: off as i32,
+                },
+                v,
+                &ty,
+            );
+        }
+        Ok((index, Addr::Stack { slot, off: 0 }))
+    }
+
+    fn block(&mut self, block: &Block) -> Result<(), Diagnostic> {
+        for s in &block.stmts {
+            self.stmt(s)?;
+        }
+        Ok(())
+    }
+
+    fn stmt(&mut self, stmt: &Stmt) -> Result<(), Diagnostic> {
+        self.span = stmt.span;
+        match &stmt.kind {
+            StmtKind::Expr(e) => {
+                self.expr_any(e)?;
+            }
+            StmtKind::AssignMap { map, value } => {
+                let (index, key) = self.map_key(map)?;
+                self.span = stmt.span;
+                if let (ExprKind::Call { name, args }, Type::Agg(_)) = (&value.kind, &value.ty) {
+                    let meta = &self.maps[index as usize];
+                    let zero = self.zeroed_slot(meta.value_size);
+                    let ptr = self.lookup(index, key);
+                    let init = self.new_block();
+                    let ready = self.new_block();
+                    let agg = self.new_block();
+                    let done = self.new_block();
+                    self.terminate(Terminator::Branch {
+                        cond: CmpOp::Eq,
+                        lhs: ptr,
+                        rhs: Operand::Imm(0),
+                        then: init,
+                        otherwise: agg,
+                    });
+                    self.switch_to(init);
+                    self.update(index, key, Addr::Stack { slot: zero, off: 0 });
+                    let again = self.lookup(index, key);
+                    self.terminate(Terminator::Branch {
+                        cond: CmpOp::Eq,
+                        lhs: again,
+                        rhs: Operand::Imm(0),
+                        then: done,
+                        otherwise: ready,
+                    });
+                    self.switch_to(ready);
+                    let builtins = self.builtins;
+                    builtins.lower_aggregation(name, args, again, self)?;
+                    self.terminate(Terminator::Jump(done));
+                    self.switch_to(agg);
+                    let builtins = self.builtins;
+                    builtins.lower_aggregation(name, args, ptr, self)?;
+                    self.terminate(Terminator::Jump(done));
+                    self.switch_to(done);
+                } else {
+                    let value_ty = self.maps[index as usize]
+                        .script
+                        .as_ref()
+                        .expect("script map")
+                        .value
+                        .clone();
+                    let v = self.expr(value)?;
+                    self.span = stmt.span;
+                    let slot = self.slot(value_ty.size());
+                    let at = Addr::Stack { slot, off: 0 };
+                    self.store_value(at, v, &value_ty);
+                    self.update(index, key, at);
+                }
+            }
+            StmtKind::AssignVar { var, value } => {
+                let v = self.expr(value)?;
+                self.span = stmt.span;
+                match (self.vars.get(&var.name).copied(), v) {
+                    (Some(Value::Scalar(old)), Value::Scalar(new)) => self.emit(Inst::Copy {
+                        dst: old,
+                        src: Operand::Reg(new),
+                    }),
+                    (Some(Value::Mem { addr, len }), v) => {
+                        self.store_value(addr, v, &Type::Str { len })
+                    }
+                    (None, Value::Scalar(new)) => {
+                        let r = self.copy(Operand::Reg(new));
+                        self.vars.insert(var.name.clone(), Value::Scalar(r));
+                    }
+                    (None, Value::Mem { addr, len }) => {
+                        // A variable owns its storage: later assignments overwrite it.
+                        let slot = self.slot(len);
+                        let own = Addr::Stack { slot, off: 0 };
+                        self.copy_mem(own, addr, len);
+                        self.vars
+                            .insert(var.name.clone(), Value::Mem { addr: own, len });
+                    }
+                    (Some(Value::Scalar(_)), Value::Mem { .. }) => {
+                        unreachable!("the checker unified the types")
+                    }
+                }
+            }
+            StmtKind::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                let t = self.new_block();
+                let e = self.new_block();
+                let done = self.new_block();
+                self.cond(cond, t, e)?;
+                self.switch_to(t);
+                self.block(then)?;
+                self.terminate(Terminator::Jump(done));
+                self.switch_to(e);
+                if let Some(o) = otherwise {
+                    self.block(o)?;
+                }
+                self.terminate(Terminator::Jump(done));
+                self.switch_to(done);
+            }
+        }
+        Ok(())
+    }
+
+    /// Lowers an expression that may have no value.
+    fn expr_any(&mut self, e: &Expr) -> Result<Option<Value>, Diagnostic> {
+        if let ExprKind::Call { name, args } = &e.kind {
+            self.span = e.span;
+            let builtins = self.builtins;
+            return builtins.lower_call(name, args, e.span, self);
+        }
+        self.expr(e).map(Some)
+    }
+
+    /// Lowers an expression to its value.
+    pub fn expr(&mut self, e: &Expr) -> Result<Value, Diagnostic> {
+        let outer = self.span;
+        self.span = e.span;
+        let v = self.expr_inner(e);
+        self.span = outer;
+        v
+    }
+
+    /// Lowers an integer or boolean expression to a register.
+    pub fn scalar(&mut self, e: &Expr) -> Result<VReg, Diagnostic> {
+        match self.expr(e)? {
+            Value::Scalar(r) => Ok(r),
+            Value::Mem { .. } => Err(Diagnostic::error(
+                e.span,
+                format!("expected an integer, found {}", e.ty),
+            )
+            .with_label("this is not an integer")),
+        }
+    }
+
+    fn expr_inner(&mut self, e: &Expr) -> Result<Value, Diagnostic> {
+        match &e.kind {
+            ExprKind::Int(v) => Ok(Value::Scalar(self.copy(Operand::Imm(*v as i64)))),
+            ExprKind::Str(s) => {
+                let len = s.len() as u32 + 1;
+                let slot = self.zeroed_slot(len);
+                for (i, chunk) in s.as_bytes().chunks(8).enumerate() {
+                    let mut b = [0u8; 8];
+                    b[..chunk.len()].copy_from_slice(chunk);
+                    let v = self.copy(Operand::Imm(i64::from_le_bytes(b)));
+                    self.emit(Inst::Store {
+                        addr: Addr::Stack {
+                            slot,
+                            off: i as i32 * 8,
+                        },
+                        src: Operand::Reg(v),
+                        size: MemSize::DW,
+                    });
+                }
+                Ok(Value::Mem {
+                    addr: Addr::Stack { slot, off: 0 },
+                    len,
+                })
+            }
+            ExprKind::Builtin(id) => {
+                let builtins = self.builtins;
+                builtins.lower_variable(id, self)
+            }
+            ExprKind::Var(id) => Ok(*self.vars.get(&id.name).ok_or_else(|| {
+                Diagnostic::error(
+                    id.span,
+                    format!("${} is not assigned on every path to this use", id.name),
+                )
+                .with_label("used here")
+                .with_note(format!(
+                    "assign ${} before this point in the same probe",
+                    id.name
+                ))
+            })?),
+            ExprKind::Map(access) => {
+                let (index, key) = self.map_key(access)?;
+                let ty = self.maps[index as usize]
+                    .script
+                    .as_ref()
+                    .expect("script map")
+                    .value
+                    .clone();
+                let ptr = self.lookup(index, key);
+                let found = self.new_block();
+                let missing = self.new_block();
+                let done = self.new_block();
+                self.terminate(Terminator::Branch {
+                    cond: CmpOp::Eq,
+                    lhs: ptr,
+                    rhs: Operand::Imm(0),
+                    then: missing,
+                    otherwise: found,
+                });
+                let result = match ty {
+                    Type::Str { len } => {
+                        let slot = self.slot(len);
+                        let at = Addr::Stack { slot, off: 0 };
+                        self.switch_to(found);
+                        self.copy_mem(at, Addr::Reg { base: ptr, off: 0 }, len);
+                        self.terminate(Terminator::Jump(done));
+                        self.switch_to(missing);
+                        self.store_value(at, Value::Mem { addr: at, len: 0 }, &ty);
+                        Value::Mem { addr: at, len }
+                    }
+                    _ => {
+                        let r = self.vreg();
+                        self.switch_to(found);
+                        self.emit(Inst::Load {
+                            dst: r,
+                            addr: Addr::Reg { base: ptr, off: 0 },
+                            size: MemSize::DW,
+                            signed: false,
+                        });
+                        self.terminate(Terminator::Jump(done));
+                        self.switch_to(missing);
+                        self.emit(Inst::Copy {
+                            dst: r,
+                            src: Operand::Imm(0),
+                        });
+                        Value::Scalar(r)
+                    }
+                };
+                self.terminate(Terminator::Jump(done));
+                self.switch_to(done);
+                Ok(result)
+            }
+            ExprKind::Call { name, args } => match {
+                let builtins = self.builtins;
+                builtins.lower_call(name, args, e.span, self)?
+            } {
+                Some(v) => Ok(v),
+                None => Err(
+                    Diagnostic::error(e.span, format!("{}() has no value", name.name))
+                        .with_label("used as a value here"),
+                ),
+            },
+            ExprKind::Unary { op, expr } => {
+                let v = self.scalar(expr)?;
+                Ok(Value::Scalar(match op {
+                    UnaryOp::Neg => {
+                        let d = self.vreg();
+                        self.emit(Inst::Neg { dst: d, src: v });
+                        d
+                    }
+                    UnaryOp::BitNot => self.alu(AluOp::Xor, v, Operand::Imm(-1)),
+                    UnaryOp::Not => return self.bool_value(e),
+                }))
+            }
+            ExprKind::Binary { op, lhs, rhs } => {
+                if op.is_comparison() || matches!(op, BinaryOp::And | BinaryOp::Or) {
+                    return self.bool_value(e);
+                }
+                let signed = matches!(e.ty, Type::Int { signed: true, .. });
+                let a = self.scalar(lhs)?;
+                let b = self.scalar(rhs)?;
+                let op = match op {
+                    BinaryOp::Add => AluOp::Add,
+                    BinaryOp::Sub => AluOp::Sub,
+                    BinaryOp::Mul => AluOp::Mul,
+                    BinaryOp::Div if signed => AluOp::SDiv,
+                    BinaryOp::Div => AluOp::Div,
+                    BinaryOp::Mod if signed => AluOp::SMod,
+                    BinaryOp::Mod => AluOp::Mod,
+                    BinaryOp::BitAnd => AluOp::And,
+                    BinaryOp::BitOr => AluOp::Or,
+                    BinaryOp::BitXor => AluOp::Xor,
+                    BinaryOp::Shl => AluOp::Lsh,
+                    BinaryOp::Shr if signed => AluOp::Arsh,
+                    BinaryOp::Shr => AluOp::Rsh,
+                    _ => unreachable!("comparisons and logic are handled above"),
+                };
+                Ok(Value::Scalar(self.alu(op, a, Operand::Reg(b))))
+            }
+            ExprKind::Ternary {
+                cond,
+                then,
+                otherwise,
+            } => {
+                let t = self.new_block();
+                let o = self.new_block();
+                let done = self.new_block();
+                self.cond(cond, t, o)?;
+                let result = match &e.ty {
+                    Type::Str { len } => {
+                        let slot = self.slot(*len);
+                        let at = Addr::Stack { slot, off: 0 };
+                        for (b, branch) in [(t, then), (o, otherwise)] {
+                            self.switch_to(b);
+                            let v = self.expr(branch)?;
+                            self.store_value(at, v, &e.ty);
+                            self.terminate(Terminator::Jump(done));
+                        }
+                        Value::Mem {
+                            addr: at,
+                            len: *len,
+                        }
+                    }
+                    _ => {
+                        let r = self.vreg();
+                        for (b, branch) in [(t, then), (o, otherwise)] {
+                            self.switch_to(b);
+                            let v = self.scalar(branch)?;
+                            self.emit(Inst::Copy {
+                                dst: r,
+                                src: Operand::Reg(v),
+                            });
+                            self.terminate(Terminator::Jump(done));
+                        }
+                        Value::Scalar(r)
+                    }
+                };
+                self.switch_to(done);
+                Ok(result)
+            }
+        }
+    }
+
+    /// Materialises a condition as 0 or 1.
+    fn bool_value(&mut self, e: &Expr) -> Result<Value, Diagnostic> {
+        let r = self.vreg();
+        let t = self.new_block();
+        let f = self.new_block();
+        let done = self.new_block();
+        self.cond(e, t, f)?;
+        self.switch_to(t);
+        self.emit(Inst::Copy {
+            dst: r,
+            src: Operand::Imm(1),
+        });
+        self.terminate(Terminator::Jump(done));
+        self.switch_to(f);
+        self.emit(Inst::Copy {
+            dst: r,
+            src: Operand::Imm(0),
+        });
+        self.terminate(Terminator::Jump(done));
+        self.switch_to(done);
+        Ok(Value::Scalar(r))
+    }
+
+    /// Branches to `then` when `e` holds, else to `otherwise`.
+    pub fn cond(&mut self, e: &Expr, then: BlockId, otherwise: BlockId) -> Result<(), Diagnostic> {
+        let outer = self.span;
+        self.span = e.span;
+        match &e.kind {
+            ExprKind::Unary {
+                op: UnaryOp::Not,
+                expr,
+            } => self.cond(expr, otherwise, then)?,
+            ExprKind::Binary {
+                op: BinaryOp::And,
+                lhs,
+                rhs,
+            } => {
+                let mid = self.new_block();
+                self.cond(lhs, mid, otherwise)?;
+                self.switch_to(mid);
+                self.cond(rhs, then, otherwise)?;
+            }
+            ExprKind::Binary {
+                op: BinaryOp::Or,
+                lhs,
+                rhs,
+            } => {
+                let mid = self.new_block();
+                self.cond(lhs, then, mid)?;
+                self.switch_to(mid);
+                self.cond(rhs, then, otherwise)?;
+            }
+            ExprKind::Binary { op, lhs, rhs } if op.is_comparison() => {
+                if let (Type::Str { .. }, Type::Str { .. }) = (&lhs.ty, &rhs.ty) {
+                    let a = self.expr(lhs)?;
+                    let b = self.expr(rhs)?;
+                    let (t, f) = if *op == BinaryOp::Eq {
+                        (then, otherwise)
+                    } else {
+                        (otherwise, then)
+                    };
+                    self.str_eq(a, b, t, f);
+                } else {
+                    let signed = [&**lhs, &**rhs]
+                        .iter()
+                        .all(|s| matches!(s.ty, Type::Int { signed: true, .. }));
+                    let a = self.scalar(lhs)?;
+                    let b = self.scalar(rhs)?;
+                    let cond = match (op, signed) {
+                        (BinaryOp::Eq, _) => CmpOp::Eq,
+                        (BinaryOp::Ne, _) => CmpOp::Ne,
+                        (BinaryOp::Lt, false) => CmpOp::Lt,
+                        (BinaryOp::Le, false) => CmpOp::Le,
+                        (BinaryOp::Gt, false) => CmpOp::Gt,
+                        (BinaryOp::Ge, false) => CmpOp::Ge,
+                        (BinaryOp::Lt, true) => CmpOp::SLt,
+                        (BinaryOp::Le, true) => CmpOp::SLe,
+                        (BinaryOp::Gt, true) => CmpOp::SGt,
+                        (BinaryOp::Ge, true) => CmpOp::SGe,
+                        _ => unreachable!("is_comparison"),
+                    };
+                    self.terminate(Terminator::Branch {
+                        cond,
+                        lhs: a,
+                        rhs: Operand::Reg(b),
+                        then,
+                        otherwise,
+                    });
+                }
+            }
+            _ => {
+                let v = self.scalar(e)?;
+                self.terminate(Terminator::Branch {
+                    cond: CmpOp::Ne,
+                    lhs: v,
+                    rhs: Operand::Imm(0),
+                    then,
+                    otherwise,
+                });
+            }
+        }
+        self.span = outer;
+        Ok(())
+    }
+
+    /// Compares two strings byte by byte up to the first NUL or the shorter length.
+    fn str_eq(&mut self, a: Value, b: Value, equal: BlockId, differ: BlockId) {
+        let (Value::Mem { addr: pa, len: la }, Value::Mem { addr: pb, len: lb }) = (a, b) else {
+            unreachable!("strings live in memory")
+        };
+        let n = la.min(lb);
+        for i in 0..n {
+            let x = self.vreg();
+            let y = self.vreg();
+            self.emit(Inst::Load {
+                dst: x,
+                addr: pa.offset(i as i32),
+                size: MemSize::B,
+                signed: false,
+            });
+            self.emit(Inst::Load {
+                dst: y,
+                addr: pb.offset(i as i32),
+                size: MemSize::B,
+                signed: false,
+            });
+            let same = self.new_block();
+            self.terminate(Terminator::Branch {
+                cond: CmpOp::Ne,
+                lhs: x,
+                rhs: Operand::Reg(y),
+                then: differ,
+                otherwise: same,
+            });
+            self.switch_to(same);
+            let next = self.new_block();
+            self.terminate(Terminator::Branch {
+                cond: CmpOp::Eq,
+                lhs: x,
+                rhs: Operand::Imm(0),
+                then: equal,
+                otherwise: next,
+            });
+            self.switch_to(next);
+        }
+        // Equal over the common length: equal if the longer one ends there too.
+        if la == lb {
+            self.terminate(Terminator::Jump(equal));
+        } else {
+            let (longer, _) = if la > lb { (pa, la) } else { (pb, lb) };
+            let x = self.vreg();
+            self.emit(Inst::Load {
+                dst: x,
+                addr: longer.offset(n as i32),
+                size: MemSize::B,
+                signed: false,
+            });
+            self.terminate(Terminator::Branch {
+                cond: CmpOp::Eq,
+                lhs: x,
+                rhs: Operand::Imm(0),
+                then: equal,
+                otherwise: differ,
+            });
+        }
+    }
+}

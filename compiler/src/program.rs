@@ -1,0 +1,112 @@
+//! What the compiler produces besides bytecode: the maps, the events sent to userspace and
+//! the probes, described for the runtime that loads, attaches and prints them.
+
+use crate::bpf::Insn;
+use crate::ir::Function;
+use probe_lang::types::Type;
+use probe_lang::{AttachKind, Span};
+
+/// `BPF_MAP_TYPE_HASH`.
+pub const MAP_HASH: u32 = 1;
+/// `BPF_MAP_TYPE_ARRAY`.
+pub const MAP_ARRAY: u32 = 2;
+/// `BPF_MAP_TYPE_PERCPU_HASH`.
+pub const MAP_PERCPU_HASH: u32 = 5;
+/// `BPF_MAP_TYPE_RINGBUF`.
+pub const MAP_RINGBUF: u32 = 27;
+
+/// Entries a script map holds at most (bpftrace's default).
+pub const MAP_MAX_ENTRIES: u32 = 4096;
+/// Size of the ring buffer that carries events to userspace.
+pub const RINGBUF_BYTES: u32 = 1 << 20;
+
+/// One BPF map of the compiled program.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MapMeta {
+    /// The name the object and the kernel know it by (a C identifier).
+    pub object_name: String,
+    pub map_type: u32,
+    pub key_size: u32,
+    pub value_size: u32,
+    pub max_entries: u32,
+    /// For script maps, how to read and print it.
+    pub script: Option<ScriptMap>,
+}
+
+/// A map the script declares (`@name`), with the layout of its keys and values.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScriptMap {
+    /// The name as printed, `@` included.
+    pub name: String,
+    /// Each key part's type and offset in the key.
+    pub key: Vec<(Type, u32)>,
+    /// The value's type (an aggregation or a plain value).
+    pub value: Type,
+}
+
+/// An argument of an event record: its type and byte offset in the record.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventArg {
+    pub ty: Type,
+    pub offset: u32,
+}
+
+/// An event a program sends through the ring buffer; its index is the record's first
+/// 8 bytes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EventKind {
+    /// `exit()`: stop tracing.
+    Exit,
+    /// `printf(format, args...)`.
+    Printf { format: String, args: Vec<EventArg> },
+}
+
+/// One BPF program: the code of one probe body for one attach point.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CompiledProbe {
+    pub attach: AttachKind,
+    /// The attach point as written.
+    pub attach_text: String,
+    /// Span of the attach point.
+    pub span: Span,
+    /// The ELF symbol and kernel name of the program.
+    pub program_name: String,
+    /// The ELF section, which tells libbpf the program type.
+    pub section: String,
+    pub ir: Function,
+    pub insns: Vec<Insn>,
+    /// For each instruction, the source it came from.
+    pub insn_spans: Vec<Span>,
+    /// Bytes of the context the program may read.
+    pub ctx_size: u32,
+}
+
+/// A whole compiled script.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CompiledProgram {
+    pub probes: Vec<CompiledProbe>,
+    pub maps: Vec<MapMeta>,
+    pub events: Vec<EventKind>,
+    /// Index in `maps` of the ring buffer.
+    pub ringbuf: u32,
+    /// Index in `maps` of the one-entry array counting events lost when the ring buffer
+    /// was full.
+    pub lost_events: u32,
+}
+
+/// The ELF section for a program of this attach kind.
+pub fn section_for(kind: &AttachKind) -> String {
+    match kind {
+        AttachKind::Begin | AttachKind::End => "raw_tp".into(),
+        AttachKind::Tracepoint { category, event } => format!("tracepoint/{category}/{event}"),
+        AttachKind::Kprobe {
+            function,
+            ret: false,
+        } => format!("kprobe/{function}"),
+        AttachKind::Kprobe {
+            function,
+            ret: true,
+        } => format!("kretprobe/{function}"),
+        AttachKind::Interval { .. } => "perf_event".into(),
+    }
+}

@@ -1,0 +1,542 @@
+//! The type checker: resolves attach points, types every expression, unifies each map's
+//! key and value types across the whole script, and reports every error it finds.
+
+use crate::ast::*;
+use crate::attach::AttachKind;
+use crate::diagnostic::Diagnostic;
+use crate::span::Span;
+use crate::types::Type;
+use std::collections::HashMap;
+
+/// What the checker needs to know about builtins; `probe-stdlib` implements it.
+pub trait Builtins {
+    /// The type of builtin variable `name`, or `None` if there is no such variable.
+    fn variable(&self, name: &str) -> Option<Type>;
+    /// Checks a call of builtin function `name` whose arguments are already typed and
+    /// returns its type; `None` if there is no such function.
+    fn check_call(
+        &self,
+        name: &Ident,
+        args: &[Expr],
+        span: Span,
+    ) -> Option<Result<Type, Diagnostic>>;
+}
+
+/// A map as the whole script uses it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MapInfo {
+    /// The name with its `@`, as printed (`@`, `@bytes`).
+    pub name: String,
+    /// The key's parts, empty for a map without key.
+    pub key: Vec<Type>,
+    /// The value's type.
+    pub value: Type,
+    /// Where the map is first assigned.
+    pub span: Span,
+}
+
+/// A probe with its resolved attach points.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckedProbe {
+    pub kinds: Vec<AttachKind>,
+    pub probe: Probe,
+}
+
+/// A script that passed the checker: every expression carries its type.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckedProgram {
+    pub probes: Vec<CheckedProbe>,
+    /// Every map, sorted by name.
+    pub maps: Vec<MapInfo>,
+}
+
+impl CheckedProgram {
+    /// The map called `name` (with its `@`).
+    pub fn map(&self, name: &str) -> Option<&MapInfo> {
+        self.maps.iter().find(|m| m.name == name)
+    }
+}
+
+/// Checks a parsed program. Returns every error found, not just the first.
+pub fn check(program: Program, builtins: &dyn Builtins) -> Result<CheckedProgram, Vec<Diagnostic>> {
+    let mut cx = Checker {
+        builtins,
+        maps: HashMap::new(),
+        vars: HashMap::new(),
+        errors: vec![],
+    };
+    // Map types are inferred from assignments, so walk twice: the first pass learns map
+    // types from every assignment, the second checks reads against them.
+    for pass in 0..2 {
+        let mut scratch = program.clone();
+        cx.errors.clear();
+        for probe in &mut scratch.probes {
+            cx.vars.clear();
+            if let Some(p) = &mut probe.predicate {
+                cx.expr(p);
+                cx.expect_condition(p);
+            }
+            cx.block(&mut probe.body);
+        }
+        if pass == 1 {
+            let mut probes = vec![];
+            for probe in scratch.probes {
+                let mut kinds = vec![];
+                for ap in &probe.attach_points {
+                    match AttachKind::parse(&ap.text, ap.span) {
+                        Ok(k) => kinds.push(k),
+                        Err(e) => cx.errors.push(e),
+                    }
+                }
+                probes.push(CheckedProbe { kinds, probe });
+            }
+            if !cx.errors.is_empty() {
+                cx.errors.sort_by_key(|d| (d.span.start, d.span.end));
+                cx.errors.dedup();
+                return Err(cx.errors);
+            }
+            let mut maps: Vec<MapInfo> = cx.maps.into_values().collect();
+            maps.sort_by(|a, b| a.name.cmp(&b.name));
+            return Ok(CheckedProgram { probes, maps });
+        }
+    }
+    unreachable!("the loop returns in its second pass")
+}
+
+struct Checker<'a> {
+    builtins: &'a dyn Builtins,
+    maps: HashMap<String, MapInfo>,
+    vars: HashMap<String, Type>,
+    errors: Vec<Diagnostic>,
+}
+
+/// The name of a map as printed, with its `@`.
+pub fn map_display_name(name: &Ident) -> String {
+    format!("@{}", name.name)
+}
+
+impl Checker<'_> {
+    fn block(&mut self, block: &mut Block) {
+        for stmt in &mut block.stmts {
+            self.stmt(stmt);
+        }
+    }
+
+    fn stmt(&mut self, stmt: &mut Stmt) {
+        match &mut stmt.kind {
+            StmtKind::Expr(e) => {
+                self.expr(e);
+                if let Type::Agg(_) = e.ty {
+                    self.errors.push(aggregation_outside_assignment(e));
+                }
+            }
+            StmtKind::AssignMap { map, value } => {
+                self.expr(value);
+                for k in &mut map.keys {
+                    self.expr(k);
+                }
+                self.assign_map(map, value);
+            }
+            StmtKind::AssignVar { var, value } => {
+                self.expr(value);
+                if let Type::Agg(_) = value.ty {
+                    self.errors.push(aggregation_outside_assignment(value));
+                    return;
+                }
+                if value.ty == Type::Void {
+                    self.errors.push(no_value(value));
+                    return;
+                }
+                match self.vars.get(&var.name) {
+                    Some(old) if unify(old, &value.ty).is_none() && value.ty != Type::Unknown => {
+                        self.errors.push(
+                            Diagnostic::error(
+                                value.span,
+                                format!("type mismatch for ${}", var.name),
+                            )
+                            .with_label(format!("this is {}", value.ty))
+                            .with_note(format!(
+                                "${} was first assigned a value of type {old}",
+                                var.name
+                            )),
+                        );
+                    }
+                    Some(old) => {
+                        let t = unify(old, &value.ty).unwrap_or_else(|| old.clone());
+                        self.vars.insert(var.name.clone(), t);
+                    }
+                    None => {
+                        self.vars.insert(var.name.clone(), value.ty.clone());
+                    }
+                }
+            }
+            StmtKind::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                self.expr(cond);
+                self.expect_condition(cond);
+                self.block(then);
+                if let Some(b) = otherwise {
+                    self.block(b);
+                }
+            }
+        }
+    }
+
+    fn assign_map(&mut self, map: &MapAccess, value: &Expr) {
+        if value.ty == Type::Void {
+            self.errors.push(no_value(value));
+            return;
+        }
+        if value.ty == Type::Unknown || map.keys.iter().any(|k| k.ty == Type::Unknown) {
+            return;
+        }
+        let mut key = vec![];
+        for k in &map.keys {
+            if !(k.ty.is_scalar() || matches!(k.ty, Type::Str { .. })) {
+                self.errors.push(
+                    Diagnostic::error(k.span, format!("a map key cannot be of type {}", k.ty))
+                        .with_label("used as a key here")
+                        .with_note("map keys are integers or strings"),
+                );
+                return;
+            }
+            key.push(storage_type(&k.ty));
+        }
+        let value_ty = storage_type(&value.ty);
+        let name = map_display_name(&map.name);
+        match self.maps.get_mut(&name) {
+            None => {
+                self.maps.insert(
+                    name.clone(),
+                    MapInfo {
+                        name,
+                        key,
+                        value: value_ty,
+                        span: map.span,
+                    },
+                );
+            }
+            Some(info) => {
+                let first = info.span;
+                if info.key.len() != key.len()
+                    || info
+                        .key
+                        .iter()
+                        .zip(&key)
+                        .any(|(a, b)| unify(a, b).is_none())
+                {
+                    let keys = |k: &[Type]| {
+                        k.iter()
+                            .map(|t| t.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    };
+                    let old = keys(&info.key);
+                    self.errors.push(
+                        Diagnostic::error(
+                            map.span,
+                            format!("{name} is used with two different key types"),
+                        )
+                        .with_label(format!("key here is [{}]", keys(&key)))
+                        .with_related(first, format!("key here is [{old}]"))
+                        .with_note("every use of a map must have the same key types"),
+                    );
+                    return;
+                }
+                match unify(&info.value, &value_ty) {
+                    Some(t) => {
+                        info.value = t;
+                        for (a, b) in info.key.iter_mut().zip(&key) {
+                            *a = unify(a, b).expect("checked above");
+                        }
+                    }
+                    None => {
+                        let old = info.value.clone();
+                        self.errors.push(
+                            Diagnostic::error(
+                                value.span,
+                                format!("{name} is assigned values of two different types"),
+                            )
+                            .with_label(format!("this is {value_ty}"))
+                            .with_related(first, format!("this is {old}"))
+                            .with_note("every assignment to a map must have the same value type"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn expect_condition(&mut self, e: &Expr) {
+        if !(e.ty.is_scalar() || e.ty == Type::Unknown) {
+            self.errors.push(
+                Diagnostic::error(
+                    e.span,
+                    format!("a condition must be an integer or boolean, not {}", e.ty),
+                )
+                .with_label("used as a condition here"),
+            );
+        }
+    }
+
+    fn expr(&mut self, e: &mut Expr) {
+        e.ty = self.infer(e);
+    }
+
+    fn infer(&mut self, e: &mut Expr) -> Type {
+        let span = e.span;
+        match &mut e.kind {
+            ExprKind::Int(v) => {
+                if *v > i64::MAX as u64 {
+                    Type::U64
+                } else {
+                    Type::I64
+                }
+            }
+            ExprKind::Str(s) => Type::Str {
+                len: s.len() as u32 + 1,
+            },
+            ExprKind::Builtin(id) => match self.builtins.variable(&id.name) {
+                Some(t) => t,
+                None => {
+                    self.errors.push(
+                        Diagnostic::error(id.span, format!("unknown identifier `{}`", id.name))
+                            .with_label("not a builtin variable")
+                            .with_note("scratch variables start with `$`, maps with `@`"),
+                    );
+                    Type::Unknown
+                }
+            },
+            ExprKind::Var(id) => match self.vars.get(&id.name) {
+                Some(t) => t.clone(),
+                None => {
+                    self.errors.push(
+                        Diagnostic::error(id.span, format!("undefined variable ${}", id.name))
+                            .with_label("used here before any assignment")
+                            .with_note(format!(
+                                "assign it first in this probe: `${} = ...;`",
+                                id.name
+                            )),
+                    );
+                    Type::Unknown
+                }
+            },
+            ExprKind::Map(m) => {
+                for k in &mut m.keys {
+                    self.expr(k);
+                }
+                let name = map_display_name(&m.name);
+                match self.maps.get(&name) {
+                    None => {
+                        self.errors.push(
+                            Diagnostic::error(m.span, format!("{name} is read but never assigned"))
+                                .with_label("read here")
+                                .with_note(format!(
+                                    "assign it somewhere in the script: `{name} = ...;`"
+                                )),
+                        );
+                        Type::Unknown
+                    }
+                    Some(info) => {
+                        if info.key.len() != m.keys.len() {
+                            self.errors.push(
+                                Diagnostic::error(
+                                    m.span,
+                                    format!("{name} is used with two different key types"),
+                                )
+                                .with_label(format!("{} key(s) here", m.keys.len()))
+                                .with_related(info.span, format!("{} key(s) here", info.key.len())),
+                            );
+                            return Type::Unknown;
+                        }
+                        if let Type::Agg(_) = info.value {
+                            self.errors.push(
+                                Diagnostic::error(m.span, format!("reading the aggregation {name} in a probe is not supported yet"))
+                                    .with_label("read here")
+                                    .with_note("aggregations are printed when tracing ends, or with print()"),
+                            );
+                            return Type::Unknown;
+                        }
+                        info.value.clone()
+                    }
+                }
+            }
+            ExprKind::Call { name, args } => {
+                for a in args.iter_mut() {
+                    self.expr(a);
+                }
+                if args.iter().any(|a| a.ty == Type::Unknown) {
+                    return Type::Unknown;
+                }
+                match self.builtins.check_call(name, args, span) {
+                    Some(Ok(t)) => t,
+                    Some(Err(d)) => {
+                        self.errors.push(d);
+                        Type::Unknown
+                    }
+                    None => {
+                        self.errors.push(
+                            Diagnostic::error(
+                                name.span,
+                                format!("unknown function `{}`", name.name),
+                            )
+                            .with_label("not a builtin function"),
+                        );
+                        Type::Unknown
+                    }
+                }
+            }
+            ExprKind::Unary { op, expr } => {
+                self.expr(expr);
+                if expr.ty == Type::Unknown {
+                    return Type::Unknown;
+                }
+                if !expr.ty.is_scalar() {
+                    self.errors.push(operand_error(expr, "an integer"));
+                    return Type::Unknown;
+                }
+                match op {
+                    UnaryOp::Not => Type::Bool,
+                    UnaryOp::Neg => Type::I64,
+                    UnaryOp::BitNot => int_of(&expr.ty),
+                }
+            }
+            ExprKind::Binary { op, lhs, rhs } => {
+                self.expr(lhs);
+                self.expr(rhs);
+                if lhs.ty == Type::Unknown || rhs.ty == Type::Unknown {
+                    return Type::Unknown;
+                }
+                let op = *op;
+                if let (Type::Str { .. }, Type::Str { .. }) = (&lhs.ty, &rhs.ty) {
+                    if matches!(op, BinaryOp::Eq | BinaryOp::Ne) {
+                        return Type::Bool;
+                    }
+                    self.errors.push(
+                        Diagnostic::error(
+                            span,
+                            format!("operator `{}` cannot be applied to strings", op.symbol()),
+                        )
+                        .with_label("both operands are strings")
+                        .with_note("strings can be compared with `==` and `!=`"),
+                    );
+                    return Type::Unknown;
+                }
+                for side in [&**lhs, &**rhs] {
+                    if !side.ty.is_scalar() {
+                        self.errors
+                            .push(operand_error(side, "an integer").with_note(format!(
+                                "operator `{}` needs integers on both sides",
+                                op.symbol()
+                            )));
+                        return Type::Unknown;
+                    }
+                }
+                match op {
+                    BinaryOp::And | BinaryOp::Or => Type::Bool,
+                    o if o.is_comparison() => Type::Bool,
+                    BinaryOp::Shl | BinaryOp::Shr => int_of(&lhs.ty),
+                    _ => promote(&lhs.ty, &rhs.ty),
+                }
+            }
+            ExprKind::Ternary {
+                cond,
+                then,
+                otherwise,
+            } => {
+                self.expr(cond);
+                self.expect_condition(cond);
+                self.expr(then);
+                self.expr(otherwise);
+                if then.ty == Type::Unknown || otherwise.ty == Type::Unknown {
+                    return Type::Unknown;
+                }
+                match unify(&then.ty, &otherwise.ty) {
+                    Some(t @ (Type::Int { .. } | Type::Bool | Type::Str { .. })) => t,
+                    _ => {
+                        self.errors.push(
+                            Diagnostic::error(
+                                otherwise.span,
+                                "the branches of `?:` have different types",
+                            )
+                            .with_label(format!("this is {}", otherwise.ty))
+                            .with_related(then.span, format!("this is {}", then.ty)),
+                        );
+                        Type::Unknown
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn aggregation_outside_assignment(e: &Expr) -> Diagnostic {
+    Diagnostic::error(e.span, "an aggregation can only be assigned to a map")
+        .with_label("aggregation used here")
+        .with_note("write it as `@name[key] = count();`")
+}
+
+fn no_value(e: &Expr) -> Diagnostic {
+    Diagnostic::error(e.span, "this expression has no value").with_label("returns nothing")
+}
+
+fn operand_error(e: &Expr, expected: &str) -> Diagnostic {
+    Diagnostic::error(e.span, format!("expected {expected}, found {}", e.ty))
+        .with_label(format!("this is {}", e.ty))
+}
+
+/// Integers widen to 64 bits when stored in maps; booleans are stored as integers.
+fn storage_type(t: &Type) -> Type {
+    match t {
+        Type::Int { signed, .. } => Type::Int {
+            bits: 64,
+            signed: *signed,
+        },
+        Type::Bool => Type::U64,
+        other => other.clone(),
+    }
+}
+
+fn int_of(t: &Type) -> Type {
+    match t {
+        Type::Bool => Type::U64,
+        t => t.clone(),
+    }
+}
+
+/// C's usual arithmetic conversions, simplified to bpftrace's: the result is 64 bits wide,
+/// unsigned if either side is unsigned 64-bit.
+fn promote(a: &Type, b: &Type) -> Type {
+    let unsigned64 = |t: &Type| {
+        matches!(
+            t,
+            Type::Int {
+                bits: 64,
+                signed: false
+            }
+        )
+    };
+    if unsigned64(a) || unsigned64(b) {
+        Type::U64
+    } else {
+        Type::I64
+    }
+}
+
+/// The type that holds values of both `a` and `b`, if there is one.
+pub fn unify(a: &Type, b: &Type) -> Option<Type> {
+    match (a, b) {
+        (Type::Int { bits: x, signed: s }, Type::Int { bits: y, .. }) => Some(Type::Int {
+            bits: *x.max(y),
+            signed: *s,
+        }),
+        (Type::Bool, Type::Bool) => Some(Type::Bool),
+        (Type::Bool, t @ Type::Int { .. }) | (t @ Type::Int { .. }, Type::Bool) => Some(t.clone()),
+        (Type::Str { len: x }, Type::Str { len: y }) => Some(Type::Str { len: *x.max(y) }),
+        (Type::Agg(x), Type::Agg(y)) if x == y => Some(Type::Agg(*x)),
+        _ => None,
+    }
+}

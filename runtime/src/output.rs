@@ -1,0 +1,128 @@
+//! Text output in bpftrace's format: maps printed at exit, and events from the ring buffer.
+
+use probe_compiler::program::{EventArg, EventKind, MapMeta};
+use probe_compiler::{ArgValue, BuiltinFormat};
+use probe_lang::types::Type;
+use std::cmp::Ordering;
+
+/// What one ring buffer record asks userspace to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// Print this text.
+    Print(String),
+    /// Stop tracing.
+    Exit,
+}
+
+/// Decodes one ring buffer record: its first 8 bytes are the event id.
+pub fn decode_event(events: &[EventKind], record: &[u8], fmt: &dyn BuiltinFormat) -> Option<Event> {
+    let id = u64::from_le_bytes(record.get(..8)?.try_into().ok()?);
+    match events.get(usize::try_from(id).ok()?)? {
+        EventKind::Exit => Some(Event::Exit),
+        EventKind::Printf { format, args } => {
+            let values: Vec<ArgValue> = args.iter().map(|a| decode_arg(a, record)).collect();
+            Some(Event::Print(fmt.printf(format, &values)))
+        }
+    }
+}
+
+fn decode_arg(arg: &EventArg, record: &[u8]) -> ArgValue {
+    let start = (arg.offset as usize).min(record.len());
+    let end = (start + arg.ty.size() as usize).min(record.len());
+    decode_value(&arg.ty, &record[start..end])
+}
+
+/// Decodes a value stored in the layout of `ty`.
+pub fn decode_value(ty: &Type, bytes: &[u8]) -> ArgValue {
+    match ty {
+        Type::Str { .. } => ArgValue::Str(bytes.to_vec()),
+        Type::Int { signed, .. } => {
+            let mut w = [0u8; 8];
+            let n = bytes.len().min(8);
+            w[..n].copy_from_slice(&bytes[..n]);
+            ArgValue::Int { value: u64::from_le_bytes(w), signed: *signed }
+        }
+        _ => ArgValue::Int { value: 0, signed: false },
+    }
+}
+
+fn show(v: &ArgValue) -> String {
+    match v {
+        ArgValue::Int { value, signed: true } => (*value as i64).to_string(),
+        ArgValue::Int { value, signed: false } => value.to_string(),
+        ArgValue::Str(s) => {
+            let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
+            String::from_utf8_lossy(&s[..end]).into_owned()
+        }
+    }
+}
+
+fn compare(a: &ArgValue, b: &ArgValue) -> Ordering {
+    match (a, b) {
+        (ArgValue::Int { value: x, signed: true }, ArgValue::Int { value: y, .. }) => (*x as i64).cmp(&(*y as i64)),
+        (ArgValue::Int { value: x, .. }, ArgValue::Int { value: y, .. }) => x.cmp(y),
+        (ArgValue::Str(x), ArgValue::Str(y)) => x.cmp(y),
+        _ => Ordering::Equal,
+    }
+}
+
+/// Renders one map as bpftrace prints it at exit: one `@name[key]: value` line per entry,
+/// sorted by value for numbers and aggregations, by key otherwise; an empty map prints an
+/// empty line. `entries` holds each key with its value on every CPU (one value for maps
+/// that are not per-CPU).
+pub fn format_map(meta: &MapMeta, entries: &[(Vec<u8>, Vec<Vec<u8>>)], fmt: &dyn BuiltinFormat) -> String {
+    let Some(script) = &meta.script else { return String::new() };
+    if entries.is_empty() {
+        return "\n".into();
+    }
+    struct Row {
+        key: Vec<ArgValue>,
+        sort: Option<ArgValue>,
+        text: String,
+    }
+    let mut rows: Vec<Row> = entries
+        .iter()
+        .map(|(k, per_cpu)| {
+            let key: Vec<ArgValue> = script
+                .key
+                .iter()
+                .map(|(t, off)| {
+                    let s = (*off as usize).min(k.len());
+                    decode_value(t, &k[s..(s + t.size() as usize).min(k.len())])
+                })
+                .collect();
+            let (sort, text) = match &script.value {
+                Type::Agg(agg) => {
+                    let cpus: Vec<&[u8]> = per_cpu.iter().map(|v| &v[..meta.value_size as usize]).collect();
+                    let text = fmt.aggregation(*agg, &cpus);
+                    (text.parse::<i64>().ok().map(|v| ArgValue::Int { value: v as u64, signed: true }), text)
+                }
+                t => {
+                    let v = decode_value(t, per_cpu.first().map(|v| v.as_slice()).unwrap_or(&[]));
+                    let text = show(&v);
+                    (matches!(t, Type::Int { .. }).then_some(v), text)
+                }
+            };
+            Row { key, sort, text }
+        })
+        .collect();
+    let by_key = |a: &Row, b: &Row| a.key.iter().zip(&b.key).map(|(x, y)| compare(x, y)).find(|o| o.is_ne()).unwrap_or(Ordering::Equal);
+    rows.sort_by(|a, b| match (&a.sort, &b.sort) {
+        (Some(x), Some(y)) => compare(x, y).then_with(|| by_key(a, b)),
+        _ => by_key(a, b),
+    });
+    let mut out = String::new();
+    for r in rows {
+        out.push_str(&script.name);
+        if !r.key.is_empty() {
+            let parts: Vec<String> = r.key.iter().map(show).collect();
+            out.push('[');
+            out.push_str(&parts.join(", "));
+            out.push(']');
+        }
+        out.push_str(": ");
+        out.push_str(&r.text);
+        out.push('\n');
+    }
+    out
+}

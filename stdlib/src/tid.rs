@@ -1,0 +1,19 @@
+//! `tid`: the thread id of the current task.
+
+use crate::Variable;
+use probe_compiler::ir::{AluOp, Operand};
+use probe_compiler::lower::{helper, LowerCx, Value};
+use probe_lang::types::Type;
+
+/// The variable.
+pub const TID: Variable = Variable {
+    name: "tid",
+    doc: "thread id of the current task",
+    ty: Type::U32,
+    lower,
+};
+
+fn lower(cx: &mut LowerCx) -> Value {
+    let both = cx.call(helper::GET_CURRENT_PID_TGID, vec![]);
+    Value::Scalar(cx.alu(AluOp::And, both, Operand::Imm(0xffff_ffff)))
+}
