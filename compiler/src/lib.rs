@@ -6,6 +6,7 @@ pub mod builtins;
 pub mod codegen;
 pub mod ir;
 pub mod lower;
+pub mod object;
 pub mod program;
 
 pub use builtins::{ArgValue, BuiltinFormat, BuiltinLowering, Stdlib};

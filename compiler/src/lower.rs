@@ -445,7 +445,8 @@ impl<'a> LowerCx<'a> {
                         .clone();
                     let v = self.expr(value)?;
                     self.span = stmt.span;
-                    let slot = self.slot(value_ty.size());
+                    // Zeroed: the helper reads the whole value, padding included.
+                    let slot = self.zeroed_slot(value_ty.size());
                     let at = Addr::Stack { slot, off: 0 };
                     self.store_value(at, v, &value_ty);
                     self.update(index, key, at);

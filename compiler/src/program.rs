@@ -110,3 +110,32 @@ pub fn section_for(kind: &AttachKind) -> String {
         AttachKind::Interval { .. } => "perf_event".into(),
     }
 }
+
+impl CompiledProgram {
+    /// The BPF object to write for this program.
+    pub fn object_def(&self) -> crate::object::ObjectDef {
+        crate::object::ObjectDef {
+            license: "GPL".into(),
+            maps: self
+                .maps
+                .iter()
+                .map(|m| crate::object::MapDef {
+                    name: m.object_name.clone(),
+                    map_type: m.map_type,
+                    key_size: m.key_size,
+                    value_size: m.value_size,
+                    max_entries: m.max_entries,
+                })
+                .collect(),
+            programs: self
+                .probes
+                .iter()
+                .map(|p| crate::object::ProgramDef {
+                    name: p.program_name.clone(),
+                    section: p.section.clone(),
+                    insns: p.insns.clone(),
+                })
+                .collect(),
+        }
+    }
+}

@@ -1,1 +1,11 @@
-//! probe-runtime
+//! probe-runtime: loads a compiled program into the kernel, attaches its probes, reads the
+//! ring buffer and the maps, and prints what bpftrace would print.
+
+pub mod kernel;
+pub mod libbpf;
+pub mod maps;
+pub mod output;
+pub mod perf;
+pub mod ringbuf;
+pub mod session;
+pub mod tracefs;

@@ -40,16 +40,28 @@ pub fn decode_value(ty: &Type, bytes: &[u8]) -> ArgValue {
             let mut w = [0u8; 8];
             let n = bytes.len().min(8);
             w[..n].copy_from_slice(&bytes[..n]);
-            ArgValue::Int { value: u64::from_le_bytes(w), signed: *signed }
+            ArgValue::Int {
+                value: u64::from_le_bytes(w),
+                signed: *signed,
+            }
         }
-        _ => ArgValue::Int { value: 0, signed: false },
+        _ => ArgValue::Int {
+            value: 0,
+            signed: false,
+        },
     }
 }
 
 fn show(v: &ArgValue) -> String {
     match v {
-        ArgValue::Int { value, signed: true } => (*value as i64).to_string(),
-        ArgValue::Int { value, signed: false } => value.to_string(),
+        ArgValue::Int {
+            value,
+            signed: true,
+        } => (*value as i64).to_string(),
+        ArgValue::Int {
+            value,
+            signed: false,
+        } => value.to_string(),
         ArgValue::Str(s) => {
             let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
             String::from_utf8_lossy(&s[..end]).into_owned()
@@ -59,7 +71,13 @@ fn show(v: &ArgValue) -> String {
 
 fn compare(a: &ArgValue, b: &ArgValue) -> Ordering {
     match (a, b) {
-        (ArgValue::Int { value: x, signed: true }, ArgValue::Int { value: y, .. }) => (*x as i64).cmp(&(*y as i64)),
+        (
+            ArgValue::Int {
+                value: x,
+                signed: true,
+            },
+            ArgValue::Int { value: y, .. },
+        ) => (*x as i64).cmp(&(*y as i64)),
         (ArgValue::Int { value: x, .. }, ArgValue::Int { value: y, .. }) => x.cmp(y),
         (ArgValue::Str(x), ArgValue::Str(y)) => x.cmp(y),
         _ => Ordering::Equal,
@@ -70,8 +88,14 @@ fn compare(a: &ArgValue, b: &ArgValue) -> Ordering {
 /// sorted by value for numbers and aggregations, by key otherwise; an empty map prints an
 /// empty line. `entries` holds each key with its value on every CPU (one value for maps
 /// that are not per-CPU).
-pub fn format_map(meta: &MapMeta, entries: &[(Vec<u8>, Vec<Vec<u8>>)], fmt: &dyn BuiltinFormat) -> String {
-    let Some(script) = &meta.script else { return String::new() };
+pub fn format_map(
+    meta: &MapMeta,
+    entries: &[(Vec<u8>, Vec<Vec<u8>>)],
+    fmt: &dyn BuiltinFormat,
+) -> String {
+    let Some(script) = &meta.script else {
+        return String::new();
+    };
     if entries.is_empty() {
         return "\n".into();
     }
@@ -93,9 +117,18 @@ pub fn format_map(meta: &MapMeta, entries: &[(Vec<u8>, Vec<Vec<u8>>)], fmt: &dyn
                 .collect();
             let (sort, text) = match &script.value {
                 Type::Agg(agg) => {
-                    let cpus: Vec<&[u8]> = per_cpu.iter().map(|v| &v[..meta.value_size as usize]).collect();
+                    let cpus: Vec<&[u8]> = per_cpu
+                        .iter()
+                        .map(|v| &v[..meta.value_size as usize])
+                        .collect();
                     let text = fmt.aggregation(*agg, &cpus);
-                    (text.parse::<i64>().ok().map(|v| ArgValue::Int { value: v as u64, signed: true }), text)
+                    (
+                        text.parse::<i64>().ok().map(|v| ArgValue::Int {
+                            value: v as u64,
+                            signed: true,
+                        }),
+                        text,
+                    )
                 }
                 t => {
                     let v = decode_value(t, per_cpu.first().map(|v| v.as_slice()).unwrap_or(&[]));
@@ -106,7 +139,14 @@ pub fn format_map(meta: &MapMeta, entries: &[(Vec<u8>, Vec<Vec<u8>>)], fmt: &dyn
             Row { key, sort, text }
         })
         .collect();
-    let by_key = |a: &Row, b: &Row| a.key.iter().zip(&b.key).map(|(x, y)| compare(x, y)).find(|o| o.is_ne()).unwrap_or(Ordering::Equal);
+    let by_key = |a: &Row, b: &Row| {
+        a.key
+            .iter()
+            .zip(&b.key)
+            .map(|(x, y)| compare(x, y))
+            .find(|o| o.is_ne())
+            .unwrap_or(Ordering::Equal)
+    };
     rows.sort_by(|a, b| match (&a.sort, &b.sort) {
         (Some(x), Some(y)) => compare(x, y).then_with(|| by_key(a, b)),
         _ => by_key(a, b),

@@ -1,0 +1,500 @@
+//! The lexer: logos for the tokens of the expression language, and a contextual layer on
+//! top that knows where it is in a script (attach points, predicate, action block) so that
+//! attach points are read raw and `<` ... `>` can delimit an action block.
+
+use crate::diagnostic::Diagnostic;
+use crate::span::Span;
+use logos::Logos;
+
+/// A token the grammar consumes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Tok {
+    /// An attach point as written: `tracepoint:syscalls:sys_enter_read`, `BEGIN`.
+    AttachPoint(String),
+    /// The `/` that opens a predicate.
+    PredOpen,
+    /// The `/` that closes a predicate.
+    PredClose,
+    /// `{`, or the `<` that opens an action block.
+    LBrace,
+    /// `}`, or the `>` that closes an action block.
+    RBrace,
+    LParen,
+    RParen,
+    LBracket,
+    RBracket,
+    Comma,
+    Semi,
+    Question,
+    Colon,
+    Assign,
+    Plus,
+    Minus,
+    Star,
+    Slash,
+    Percent,
+    Amp,
+    Pipe,
+    Caret,
+    Shl,
+    Shr,
+    EqEq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    AndAnd,
+    OrOr,
+    Bang,
+    Tilde,
+    If,
+    Else,
+    /// A name: a builtin or a function.
+    Ident(String),
+    /// `@name` (the name without `@`; empty for `@`).
+    Map(String),
+    /// `$name` (the name without `$`).
+    Var(String),
+    Int(u64),
+    /// A string literal, escapes decoded.
+    Str(String),
+}
+
+/// The raw tokens of the expression language.
+#[derive(Logos, Clone, Debug, PartialEq)]
+enum Raw {
+    #[token("{")]
+    LBrace,
+    #[token("}")]
+    RBrace,
+    #[token("(")]
+    LParen,
+    #[token(")")]
+    RParen,
+    #[token("[")]
+    LBracket,
+    #[token("]")]
+    RBracket,
+    #[token(",")]
+    Comma,
+    #[token(";")]
+    Semi,
+    #[token("?")]
+    Question,
+    #[token(":")]
+    Colon,
+    #[token("=")]
+    Assign,
+    #[token("+")]
+    Plus,
+    #[token("-")]
+    Minus,
+    #[token("*")]
+    Star,
+    #[token("/")]
+    Slash,
+    #[token("%")]
+    Percent,
+    #[token("&")]
+    Amp,
+    #[token("|")]
+    Pipe,
+    #[token("^")]
+    Caret,
+    #[token("<<")]
+    Shl,
+    #[token(">>")]
+    Shr,
+    #[token("==")]
+    EqEq,
+    #[token("!=")]
+    Ne,
+    #[token("<")]
+    Lt,
+    #[token("<=")]
+    Le,
+    #[token(">")]
+    Gt,
+    #[token(">=")]
+    Ge,
+    #[token("&&")]
+    AndAnd,
+    #[token("||")]
+    OrOr,
+    #[token("!")]
+    Bang,
+    #[token("~")]
+    Tilde,
+    #[token("if")]
+    If,
+    #[token("else")]
+    Else,
+    #[regex("[A-Za-z_][A-Za-z0-9_]*")]
+    Ident,
+    #[regex("@[A-Za-z0-9_]*")]
+    Map,
+    #[regex(r"\$[A-Za-z_][A-Za-z0-9_]*")]
+    Var,
+    #[regex("[0-9][0-9A-Za-z_]*")]
+    Int,
+    #[token("\"")]
+    Quote,
+}
+
+/// Where the lexer is in the script.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// Expecting an attach point (or the end of input).
+    AttachPoint,
+    /// After an attach point: `,`, a predicate or the block.
+    AfterAttachPoint,
+    /// Inside `/.../`, with the depth of open parentheses.
+    Predicate(u32),
+    /// After the predicate: the block.
+    AfterPredicate,
+    /// Inside an action block.
+    Block,
+}
+
+/// How an open block was opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Opener {
+    Brace,
+    Angle,
+}
+
+/// A token with its byte offsets.
+pub type Spanned = (usize, Tok, usize);
+
+/// Lexes a whole script.
+pub fn lex(src: &str) -> Result<Vec<Spanned>, Diagnostic> {
+    Lexer {
+        src,
+        pos: 0,
+        mode: Mode::AttachPoint,
+        blocks: vec![],
+        out: vec![],
+    }
+    .run()
+}
+
+struct Lexer<'a> {
+    src: &'a str,
+    pos: usize,
+    mode: Mode,
+    blocks: Vec<(Opener, usize)>,
+    out: Vec<Spanned>,
+}
+
+impl Lexer<'_> {
+    fn run(mut self) -> Result<Vec<Spanned>, Diagnostic> {
+        if self.src.starts_with("#!") {
+            self.pos = self.src.find('\n').unwrap_or(self.src.len());
+        }
+        loop {
+            self.skip_trivia()?;
+            if self.pos >= self.src.len() {
+                return Ok(self.out);
+            }
+            match self.mode {
+                Mode::AttachPoint => self.attach_point()?,
+                Mode::AfterAttachPoint | Mode::AfterPredicate => {
+                    let c = self.src.as_bytes()[self.pos];
+                    match c {
+                        b',' if self.mode == Mode::AfterAttachPoint => {
+                            self.push(self.pos, Tok::Comma, self.pos + 1);
+                            self.mode = Mode::AttachPoint;
+                        }
+                        b'/' if self.mode == Mode::AfterAttachPoint => {
+                            self.push(self.pos, Tok::PredOpen, self.pos + 1);
+                            self.mode = Mode::Predicate(0);
+                        }
+                        b'{' | b'<' => {
+                            let opener = if c == b'{' {
+                                Opener::Brace
+                            } else {
+                                Opener::Angle
+                            };
+                            self.blocks.push((opener, self.pos));
+                            self.push(self.pos, Tok::LBrace, self.pos + 1);
+                            self.mode = Mode::Block;
+                        }
+                        _ => {
+                            let end = self.char_end(self.pos);
+                            let what = if self.mode == Mode::AfterAttachPoint {
+                                "expected `,`, a predicate `/.../` or an action block `{ ... }` after the attach point"
+                            } else {
+                                "expected an action block `{ ... }` after the predicate"
+                            };
+                            return Err(Diagnostic::error(
+                                Span::new(self.pos, end),
+                                format!("unexpected `{}`", &self.src[self.pos..end]),
+                            )
+                            .with_label(what)
+                            .with_note(
+                                "a probe is written `kind:target /predicate/ { statements }`",
+                            ));
+                        }
+                    }
+                    self.pos += 1;
+                }
+                Mode::Predicate(_) | Mode::Block => self.token()?,
+            }
+        }
+    }
+
+    fn push(&mut self, start: usize, tok: Tok, end: usize) {
+        self.out.push((start, tok, end));
+    }
+
+    fn char_end(&self, at: usize) -> usize {
+        at + self.src[at..].chars().next().map_or(1, char::len_utf8)
+    }
+
+    /// Skips whitespace and comments.
+    fn skip_trivia(&mut self) -> Result<(), Diagnostic> {
+        let b = self.src.as_bytes();
+        loop {
+            while self.pos < b.len() && b[self.pos].is_ascii_whitespace() {
+                self.pos += 1;
+            }
+            if b[self.pos..].starts_with(b"//") {
+                self.pos = self.src[self.pos..]
+                    .find('\n')
+                    .map_or(b.len(), |n| self.pos + n);
+            } else if b[self.pos..].starts_with(b"/*") {
+                match self.src[self.pos + 2..].find("*/") {
+                    Some(n) => self.pos += n + 4,
+                    None => {
+                        return Err(Diagnostic::error(
+                            Span::new(self.pos, self.pos + 2),
+                            "unterminated comment",
+                        )
+                        .with_label("this comment is never closed")
+                        .with_note("close it with `*/`"))
+                    }
+                }
+            } else {
+                return Ok(());
+            }
+        }
+    }
+
+    fn attach_point(&mut self) -> Result<(), Diagnostic> {
+        let start = self.pos;
+        let b = self.src.as_bytes();
+        let mut end = start;
+        while end < b.len() && !b[end].is_ascii_whitespace() && !matches!(b[end], b',' | b'{') {
+            end += 1;
+        }
+        if end == start || !(b[start].is_ascii_alphabetic() || b[start] == b'_') {
+            let e = self.char_end(start);
+            if b[start] == b'}' {
+                return Err(Diagnostic::error(Span::new(start, e), "unexpected `}`")
+                    .with_label("no block is open here")
+                    .with_note("remove it, or check that every `{` before it is closed once"));
+            }
+            return Err(Diagnostic::error(Span::new(start, e), format!("unexpected `{}`", &self.src[start..e]))
+                .with_label("expected an attach point")
+                .with_note("a probe starts with where it attaches, e.g. `tracepoint:syscalls:sys_enter_read` or `BEGIN`"));
+        }
+        self.push(
+            start,
+            Tok::AttachPoint(self.src[start..end].to_string()),
+            end,
+        );
+        self.pos = end;
+        self.mode = Mode::AfterAttachPoint;
+        Ok(())
+    }
+
+    /// True if nothing but whitespace and comments follows `at`.
+    fn only_trivia_after(&self, at: usize) -> bool {
+        let mut probe = Lexer {
+            src: self.src,
+            pos: at,
+            mode: self.mode,
+            blocks: vec![],
+            out: vec![],
+        };
+        probe.skip_trivia().is_ok() && probe.pos >= self.src.len()
+    }
+
+    fn token(&mut self) -> Result<(), Diagnostic> {
+        let rest = &self.src[self.pos..];
+        let mut lx = Raw::lexer(rest);
+        let start = self.pos;
+        let Some(raw) = lx.next() else { return Ok(()) };
+        let end = start + lx.span().end;
+        let text = &rest[..lx.span().end];
+        let raw = match raw {
+            Ok(r) => r,
+            Err(()) => {
+                let e = self.char_end(start);
+                return Err(Diagnostic::error(
+                    Span::new(start, e),
+                    format!("unexpected character `{}`", &self.src[start..e]),
+                )
+                .with_label("not part of any token"));
+            }
+        };
+        let tok = match raw {
+            Raw::Quote => return self.string(start),
+            Raw::LBrace if self.mode == Mode::Block => {
+                self.blocks.push((Opener::Brace, start));
+                Tok::LBrace
+            }
+            Raw::RBrace if self.mode == Mode::Block => match self.blocks.last() {
+                Some((Opener::Brace, _)) => {
+                    self.blocks.pop();
+                    if self.blocks.is_empty() {
+                        self.mode = Mode::AttachPoint;
+                    }
+                    Tok::RBrace
+                }
+                Some((Opener::Angle, open)) => {
+                    return Err(Diagnostic::error(Span::new(start, end), "unexpected `}`")
+                        .with_label("this block was opened with `<`")
+                        .with_related(Span::new(*open, *open + 1), "opened here")
+                        .with_note("close a block opened with `<` with `>`"));
+                }
+                None => unreachable!("Block mode has an open block"),
+            },
+            Raw::Gt if self.closes_angle_block(end) => {
+                self.blocks.pop();
+                if self.blocks.is_empty() {
+                    self.mode = Mode::AttachPoint;
+                }
+                Tok::RBrace
+            }
+            Raw::Slash => match self.mode {
+                Mode::Predicate(0) => {
+                    self.pos = end;
+                    self.push(start, Tok::PredClose, end);
+                    self.mode = Mode::AfterPredicate;
+                    return Ok(());
+                }
+                _ => Tok::Slash,
+            },
+            Raw::LParen => {
+                if let Mode::Predicate(d) = self.mode {
+                    self.mode = Mode::Predicate(d + 1);
+                }
+                Tok::LParen
+            }
+            Raw::RParen => {
+                if let Mode::Predicate(d) = self.mode {
+                    self.mode = Mode::Predicate(d.saturating_sub(1));
+                }
+                Tok::RParen
+            }
+            Raw::LBrace => Tok::LBrace,
+            Raw::RBrace => Tok::RBrace,
+            Raw::LBracket => Tok::LBracket,
+            Raw::RBracket => Tok::RBracket,
+            Raw::Comma => Tok::Comma,
+            Raw::Semi => Tok::Semi,
+            Raw::Question => Tok::Question,
+            Raw::Colon => Tok::Colon,
+            Raw::Assign => Tok::Assign,
+            Raw::Plus => Tok::Plus,
+            Raw::Minus => Tok::Minus,
+            Raw::Star => Tok::Star,
+            Raw::Percent => Tok::Percent,
+            Raw::Amp => Tok::Amp,
+            Raw::Pipe => Tok::Pipe,
+            Raw::Caret => Tok::Caret,
+            Raw::Shl => Tok::Shl,
+            Raw::Shr => Tok::Shr,
+            Raw::EqEq => Tok::EqEq,
+            Raw::Ne => Tok::Ne,
+            Raw::Lt => Tok::Lt,
+            Raw::Le => Tok::Le,
+            Raw::Gt => Tok::Gt,
+            Raw::Ge => Tok::Ge,
+            Raw::AndAnd => Tok::AndAnd,
+            Raw::OrOr => Tok::OrOr,
+            Raw::Bang => Tok::Bang,
+            Raw::Tilde => Tok::Tilde,
+            Raw::If => Tok::If,
+            Raw::Else => Tok::Else,
+            Raw::Ident => Tok::Ident(text.to_string()),
+            Raw::Map => Tok::Map(text[1..].to_string()),
+            Raw::Var => Tok::Var(text[1..].to_string()),
+            Raw::Int => Tok::Int(parse_int(text).ok_or_else(|| {
+                Diagnostic::error(Span::new(start, end), format!("invalid integer `{text}`"))
+                    .with_label("not a decimal or hex integer that fits in 64 bits")
+                    .with_note("integers are decimal (`42`) or hexadecimal (`0x2a`), at most 18446744073709551615")
+            })?),
+        };
+        self.push(start, tok, end);
+        self.pos = end;
+        Ok(())
+    }
+
+    /// A `>` closes an action block opened with `<` where a statement may begin (at the
+    /// start of the block, after `;`, after a `}`) or as the last token of the input.
+    fn closes_angle_block(&self, end: usize) -> bool {
+        if self.mode != Mode::Block || !matches!(self.blocks.last(), Some((Opener::Angle, _))) {
+            return false;
+        }
+        let at_statement_start = matches!(
+            self.out.last(),
+            Some((_, Tok::LBrace | Tok::Semi | Tok::RBrace, _))
+        );
+        at_statement_start || self.only_trivia_after(end)
+    }
+
+    fn string(&mut self, start: usize) -> Result<(), Diagnostic> {
+        let mut value = String::new();
+        let mut chars = self.src[start + 1..].char_indices();
+        while let Some((i, c)) = chars.next() {
+            let at = start + 1 + i;
+            match c {
+                '"' => {
+                    self.push(start, Tok::Str(value), at + 1);
+                    self.pos = at + 1;
+                    return Ok(());
+                }
+                '\n' => break,
+                '\\' => {
+                    let (_, e) = chars.next().ok_or_else(|| unterminated(start))?;
+                    value.push(match e {
+                        'n' => '\n',
+                        't' => '\t',
+                        'r' => '\r',
+                        '"' => '"',
+                        '\\' => '\\',
+                        '0' => '\0',
+                        other => {
+                            let len = other.len_utf8();
+                            return Err(Diagnostic::error(
+                                Span::new(at, at + 1 + len),
+                                format!("unknown escape `\\{other}`"),
+                            )
+                            .with_label("not an escape sequence")
+                            .with_note("escapes are \\n \\t \\r \\\" \\\\ and \\0"));
+                        }
+                    });
+                }
+                c => value.push(c),
+            }
+        }
+        Err(unterminated(start))
+    }
+}
+
+fn unterminated(start: usize) -> Diagnostic {
+    Diagnostic::error(Span::new(start, start + 1), "unterminated string")
+        .with_label("this string is never closed")
+        .with_note("close it with `\"` on the same line")
+}
+
+fn parse_int(text: &str) -> Option<u64> {
+    let t = text.replace('_', "");
+    match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => t.parse().ok(),
+    }
+}

@@ -1,0 +1,122 @@
+//! `parse`: lexes and parses a script, turning the grammar's errors into diagnostics that
+//! say what was found and what was expected in the script's own words.
+
+use crate::ast::Program;
+use crate::diagnostic::Diagnostic;
+use crate::lexer::{self, Tok};
+use crate::span::Span;
+use lalrpop_util::{lalrpop_mod, ParseError};
+
+lalrpop_mod!(
+    #[allow(clippy::all, clippy::pedantic, unused)]
+    grammar
+);
+
+/// Parses a whole script.
+pub fn parse(source: &str) -> Result<Program, Vec<Diagnostic>> {
+    let tokens = lexer::lex(source).map_err(|d| vec![d])?;
+    let opens: Vec<usize> = tokens
+        .iter()
+        .filter(|(_, t, _)| *t == Tok::LBrace)
+        .map(|(l, _, _)| *l)
+        .collect();
+    grammar::ProgramParser::new()
+        .parse(tokens.into_iter().map(Ok::<_, Diagnostic>))
+        .map_err(|e| vec![convert(e, source, &opens)])
+}
+
+/// How a terminal of the grammar is spelled for the user.
+fn spell(terminal: &str) -> String {
+    let t = terminal.trim_matches('"');
+    match t {
+        "attach point" => "an attach point".into(),
+        "predicate /" | "/ predicate" => "`/`".into(),
+        "identifier" => "a name".into(),
+        "map" => "a map".into(),
+        "variable" => "a variable".into(),
+        "integer" => "an integer".into(),
+        "string" => "a string".into(),
+        other => format!("`{other}`"),
+    }
+}
+
+fn describe(tok: &Tok) -> String {
+    match tok {
+        Tok::AttachPoint(t) => format!("attach point `{t}`"),
+        Tok::Ident(n) => format!("`{n}`"),
+        Tok::Map(n) => format!("`@{n}`"),
+        Tok::Var(n) => format!("`${n}`"),
+        Tok::Int(v) => format!("`{v}`"),
+        Tok::Str(_) => "a string".into(),
+        Tok::PredOpen | Tok::PredClose | Tok::Slash => "`/`".into(),
+        Tok::LBrace => "the start of a block".into(),
+        Tok::RBrace => "the end of a block".into(),
+        other => spell(&format!("{other:?}")),
+    }
+}
+
+/// Says what the parser expected: "an expression" when any expression could start here,
+/// else the list of tokens.
+fn expected_text(expected: &[String]) -> String {
+    let starts_expr = ["\"integer\"", "\"identifier\"", "\"(\""]
+        .iter()
+        .all(|t| expected.iter().any(|e| e == t));
+    if starts_expr && expected.len() > 6 {
+        return if expected.iter().any(|e| e == "\"}\"") {
+            "expected a statement or `}`".into()
+        } else {
+            "expected an expression".into()
+        };
+    }
+    let mut words: Vec<String> = expected.iter().map(|e| spell(e)).collect();
+    words.dedup();
+    match words.len() {
+        0 => "not expected here".into(),
+        1 => format!("expected {}", words[0]),
+        _ => {
+            let last = words.pop().expect("two or more");
+            format!("expected {} or {last}", words.join(", "))
+        }
+    }
+}
+
+fn convert(e: ParseError<usize, Tok, Diagnostic>, source: &str, opens: &[usize]) -> Diagnostic {
+    match e {
+        ParseError::User { error } => error,
+        ParseError::InvalidToken { location } => {
+            Diagnostic::error(Span::new(location, location + 1), "invalid token")
+        }
+        ParseError::UnrecognizedEof { location, expected } => {
+            let at = source.trim_end().len().max(location.min(source.len()));
+            let at = at.min(source.len());
+            let mut d = Diagnostic::error(
+                Span::new(at.saturating_sub(1), at),
+                "unexpected end of input",
+            )
+            .with_label(expected_text(&expected));
+            if expected.iter().any(|e| e == "\"}\"") {
+                if let Some(open) = opens.last() {
+                    d = d.with_related(Span::new(*open, *open + 1), "this block is not closed");
+                }
+                d = d.with_note("close every block with `}` (or `>` for a block opened with `<`)");
+            }
+            d
+        }
+        ParseError::UnrecognizedToken {
+            token: (l, tok, r),
+            expected,
+        } => {
+            let mut d =
+                Diagnostic::error(Span::new(l, r), format!("unexpected {}", describe(&tok)))
+                    .with_label(expected_text(&expected));
+            if expected.iter().any(|e| e == "\";\"") && !matches!(tok, Tok::RBrace) {
+                d = d.with_note("separate statements with `;`");
+            }
+            d
+        }
+        ParseError::ExtraToken { token: (l, tok, r) } => {
+            Diagnostic::error(Span::new(l, r), format!("unexpected {}", describe(&tok)))
+                .with_label("nothing more was expected here")
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! Reading BPF maps from userspace.
+
+use libbpf_sys as sys;
+use std::io;
+use std::os::fd::RawFd;
+
+/// Every key of a map with its value; per-CPU maps give one value per possible CPU.
+pub fn entries(
+    map_fd: RawFd,
+    key_size: u32,
+    value_size: u32,
+    percpu: bool,
+) -> io::Result<Vec<(Vec<u8>, Vec<Vec<u8>>)>> {
+    let cpus = if percpu {
+        crate::libbpf::possible_cpus()
+    } else {
+        1
+    };
+    let stride = if percpu {
+        value_size.div_ceil(8) as usize * 8
+    } else {
+        value_size as usize
+    };
+    let mut out = vec![];
+    let mut key = vec![0u8; key_size as usize];
+    let mut next = vec![0u8; key_size as usize];
+    let mut first = true;
+    loop {
+        let prev = if first {
+            std::ptr::null()
+        } else {
+            key.as_ptr().cast()
+        };
+        // SAFETY: key buffers have the map's key size.
+        let rc = unsafe { sys::bpf_map_get_next_key(map_fd, prev, next.as_mut_ptr().cast()) };
+        if rc < 0 {
+            if -rc == libc::ENOENT {
+                return Ok(out);
+            }
+            return Err(io::Error::from_raw_os_error(-rc));
+        }
+        first = false;
+        key.copy_from_slice(&next);
+        let mut value = vec![0u8; stride * cpus];
+        // SAFETY: the value buffer holds a value per CPU at the kernel's stride.
+        let rc = unsafe {
+            sys::bpf_map_lookup_elem(map_fd, key.as_ptr().cast(), value.as_mut_ptr().cast())
+        };
+        if rc < 0 {
+            // Deleted between the two calls.
+            continue;
+        }
+        let values = value
+            .chunks(stride)
+            .map(|c| c[..value_size as usize].to_vec())
+            .collect();
+        out.push((key.clone(), values));
+    }
+}
+
+/// The value of one key, if present (`value_len` bytes).
+pub fn lookup(map_fd: RawFd, key: &[u8], value_len: usize) -> io::Result<Option<Vec<u8>>> {
+    let mut value = vec![0u8; value_len];
+    // SAFETY: buffers of the map's key and value sizes.
+    let rc =
+        unsafe { sys::bpf_map_lookup_elem(map_fd, key.as_ptr().cast(), value.as_mut_ptr().cast()) };
+    match rc {
+        0 => Ok(Some(value)),
+        rc if -rc == libc::ENOENT => Ok(None),
+        rc => Err(io::Error::from_raw_os_error(-rc)),
+    }
+}

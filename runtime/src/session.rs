@@ -1,0 +1,472 @@
+//! One tracing run: load the object, attach every probe, run BEGIN, poll the ring buffer
+//! until `exit()`, a signal or the end of the `-c` command, run END, print the maps.
+
+use crate::output::{self, Event};
+use probe_compiler::program::{CompiledProgram, MAP_PERCPU_HASH};
+use probe_compiler::BuiltinFormat;
+use probe_lang::AttachKind;
+use std::cell::RefCell;
+use std::fmt;
+use std::io::{self, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::Path;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// What the command line asked of the run.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Stop after the kernel accepted the programs.
+    pub dry_run: bool,
+    /// Print libbpf's messages and the verifier log.
+    pub verbose: u8,
+    /// A command to run while tracing (`-c`).
+    pub command: Option<String>,
+}
+
+/// Why a run failed: one line for the user, and more under `-v`.
+#[derive(Debug)]
+pub struct RunError {
+    pub message: String,
+    pub detail: String,
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "probe: {}", self.message)?;
+        if !self.detail.is_empty() {
+            write!(f, "\n{}", self.detail.trim_end())?;
+        }
+        Ok(())
+    }
+}
+
+fn fail(message: impl Into<String>) -> RunError {
+    RunError {
+        message: message.into(),
+        detail: String::new(),
+    }
+}
+
+/// Sends everything printed to standard output to `path` instead.
+pub fn redirect_stdout(path: &Path) -> io::Result<()> {
+    let file = std::fs::File::create(path)?;
+    // SAFETY: dup2 on two valid descriptors.
+    if unsafe { libc::dup2(file.as_raw_fd(), 1) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// SIGINT and SIGTERM end tracing (without SA_RESTART, so a blocked poll returns at once).
+fn install_signal_handlers() {
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: a zeroed sigaction with a handler that only stores to an atomic.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_signal as *const () as usize;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
+    }
+}
+
+/// A `-c` command, forked but held before `exec` until the probes are attached.
+struct Child {
+    pid: libc::pid_t,
+    status: Option<i32>,
+    release: Option<OwnedFd>,
+}
+
+impl Child {
+    fn spawn(command: &str) -> Result<Child, RunError> {
+        let words = split_command(command).map_err(fail)?;
+        let Some(program) = words.first() else {
+            return Err(fail("-c needs a command"));
+        };
+        let path =
+            resolve(program).ok_or_else(|| fail(format!("-c: command not found: {program}")))?;
+        let cstr = |s: &str| {
+            std::ffi::CString::new(s).map_err(|_| fail("-c: the command contains a NUL byte"))
+        };
+        let path = cstr(&path.to_string_lossy())?;
+        let args = words
+            .iter()
+            .map(|w| cstr(w))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+        argv.push(std::ptr::null());
+        let mut fds = [0; 2];
+        // SAFETY: pipe2 fills two descriptors.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+            return Err(fail(format!("-c: pipe: {}", io::Error::last_os_error())));
+        }
+        // SAFETY: both descriptors were just created and are owned here.
+        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        io::stdout().flush().ok();
+        // SAFETY: between fork and exec the child only makes async-signal-safe calls
+        // (close, read, execv, _exit) on memory prepared before the fork.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(fail(format!("-c: fork: {}", io::Error::last_os_error())));
+        }
+        if pid == 0 {
+            unsafe {
+                libc::close(write.as_raw_fd());
+                let mut b = 0u8;
+                libc::read(read.as_raw_fd(), &mut b as *mut u8 as *mut libc::c_void, 1);
+                libc::execv(path.as_ptr(), argv.as_ptr());
+                libc::_exit(127);
+            }
+        }
+        drop(read);
+        Ok(Child {
+            pid,
+            status: None,
+            release: Some(write),
+        })
+    }
+
+    /// Lets the command exec.
+    fn release(&mut self) {
+        self.release.take();
+    }
+
+    fn exited(&mut self) -> bool {
+        if self.status.is_none() {
+            let mut status = 0;
+            // SAFETY: our own child.
+            if unsafe { libc::waitpid(self.pid, &mut status, libc::WNOHANG) } == self.pid {
+                self.status = Some(status);
+            }
+        }
+        self.status.is_some()
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        self.release.take();
+        if !self.exited() {
+            // SAFETY: our own child, still running (or a zombie we reap right after).
+            unsafe {
+                libc::kill(self.pid, libc::SIGTERM);
+                let mut status = 0;
+                libc::waitpid(self.pid, &mut status, 0);
+            }
+        }
+    }
+}
+
+/// Splits a `-c` command into words, honouring single and double quotes and backslashes.
+pub fn split_command(s: &str) -> Result<Vec<String>, String> {
+    let mut words = vec![];
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' | '\t' | '\n' => {
+                if in_word {
+                    words.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => cur.push(c),
+                        None => return Err("-c: unterminated ' in the command".into()),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => cur.extend(chars.next()),
+                        Some(c) => cur.push(c),
+                        None => return Err("-c: unterminated \" in the command".into()),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                cur.extend(chars.next());
+            }
+            c => {
+                in_word = true;
+                cur.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(cur);
+    }
+    Ok(words)
+}
+
+/// Finds a program on PATH; the first match wins (a name found twice simply runs).
+fn resolve(program: &str) -> Option<std::path::PathBuf> {
+    if program.contains('/') {
+        return Some(program.into());
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| {
+                use std::os::unix::fs::PermissionsExt;
+                m.is_file() && m.permissions().mode() & 0o111 != 0
+            })
+        })
+}
+
+/// Runs the compiled program until it is told to stop, then prints its maps.
+pub fn run(
+    compiled: &CompiledProgram,
+    elf: &[u8],
+    fmt: &dyn BuiltinFormat,
+    options: &Options,
+) -> Result<(), RunError> {
+    crate::libbpf::set_verbose(options.verbose > 0);
+    if compiled.probes.iter().any(|p| {
+        matches!(
+            p.attach,
+            AttachKind::Tracepoint { .. } | AttachKind::Kprobe { .. }
+        )
+    }) {
+        crate::tracefs::ensure_mounted()
+            .map_err(|e| fail(format!("cannot mount tracefs at /sys/kernel/tracing: {e}")))?;
+    }
+    let mut object = crate::libbpf::Object::open(elf, "probe")
+        .map_err(|e| fail(format!("cannot open the BPF object: {e}")))?;
+    if let Err(e) = object.load() {
+        let which = e
+            .program
+            .as_ref()
+            .and_then(|name| compiled.probes.iter().find(|p| &p.program_name == name))
+            .map(|p| format!(" for {}", p.attach_text))
+            .unwrap_or_default();
+        let reason = verifier_reason(&e.log).unwrap_or_else(|| e.message.clone());
+        let hint = if e.errno == libc::EPERM {
+            "; run probe as root (it needs CAP_BPF and CAP_PERFMON)"
+        } else {
+            ""
+        };
+        return Err(RunError {
+            message: format!("the kernel rejected the BPF program{which}: {reason}{hint}"),
+            detail: if options.verbose > 0 {
+                e.log.clone()
+            } else {
+                String::new()
+            },
+        });
+    }
+    if options.dry_run {
+        return Ok(());
+    }
+    let mut child = options.command.as_deref().map(Child::spawn).transpose()?;
+    let n = compiled.probes.len();
+    println!("Attaching {n} probe{}...", if n == 1 { "" } else { "s" });
+    io::stdout().flush().ok();
+    let mut links = vec![];
+    let mut begin = vec![];
+    let mut end = vec![];
+    for p in &compiled.probes {
+        let prog = p.program_name.as_str();
+        let attached = match &p.attach {
+            AttachKind::Begin => {
+                begin.push(prog);
+                continue;
+            }
+            AttachKind::End => {
+                end.push(prog);
+                continue;
+            }
+            AttachKind::Tracepoint { category, event } => object.attach_tracepoint(prog, category, event).map_err(|e| {
+                if e.errno() == libc::ENOENT {
+                    format!("{}: tracepoint not found", p.attach_text)
+                } else {
+                    format!("{}: cannot attach: {e}", p.attach_text)
+                }
+            }),
+            AttachKind::Kprobe { function, ret } => object.attach_kprobe(prog, function, *ret).map_err(|e| {
+                if !crate::kernel::kprobes_supported() {
+                    format!(
+                        "{}: cannot attach: this kernel has no kprobe support (CONFIG_KPROBES is not set); \
+                         use a tracepoint instead (probe -l lists them, e.g. tracepoint:syscalls:sys_enter_read)",
+                        p.attach_text
+                    )
+                } else {
+                    format!("{}: cannot attach: {e}", p.attach_text)
+                }
+            }),
+            AttachKind::Interval { period_ns } => crate::perf::open_cpu_clock(0, *period_ns)
+                .map_err(|e| format!("{}: cannot open a perf event: {e}", p.attach_text))
+                .and_then(|fd| {
+                    object
+                        .attach_perf_event(prog, fd)
+                        .map_err(|e| format!("{}: cannot attach: {e}", p.attach_text))
+                }),
+        };
+        links.push(attached.map_err(fail)?);
+    }
+
+    // The ring buffer callback only copies records; they are decoded and printed below.
+    let queue: Rc<RefCell<Vec<Vec<u8>>>> = Rc::default();
+    let sink = queue.clone();
+    let ringbuf_name = &compiled.maps[compiled.ringbuf as usize].object_name;
+    let ringbuf_fd = object
+        .map_fd(ringbuf_name)
+        .ok_or_else(|| fail("the ring buffer map is missing"))?;
+    let mut rb = crate::ringbuf::RingBuffer::new(ringbuf_fd, move |data: &[u8]| {
+        sink.borrow_mut().push(data.to_vec())
+    })
+    .map_err(|e| fail(format!("cannot open the ring buffer: {e}")))?;
+
+    install_signal_handlers();
+    let mut stop = false;
+    let drain = |queue: &Rc<RefCell<Vec<Vec<u8>>>>| -> bool {
+        let mut out = io::stdout().lock();
+        let mut exit = false;
+        for record in queue.borrow_mut().drain(..) {
+            match output::decode_event(&compiled.events, &record, fmt) {
+                Some(Event::Print(s)) => {
+                    out.write_all(s.as_bytes()).ok();
+                }
+                Some(Event::Exit) => exit = true,
+                None => {}
+            }
+        }
+        out.flush().ok();
+        exit
+    };
+    for prog in &begin {
+        run_once(&object, prog)?;
+    }
+    rb.consume().ok();
+    stop |= drain(&queue);
+    if let Some(c) = &mut child {
+        c.release();
+    }
+    while !stop {
+        rb.poll(100).ok();
+        stop |= drain(&queue);
+        stop |= STOP.load(Ordering::SeqCst);
+        if let Some(c) = &mut child {
+            if c.exited() {
+                // Collect what the probes sent while the command ran.
+                rb.consume().ok();
+                drain(&queue);
+                stop = true;
+            }
+        }
+    }
+    drop(links);
+    for prog in &end {
+        run_once(&object, prog)?;
+    }
+    rb.consume().ok();
+    drain(&queue);
+    drop(child);
+
+    let mut out = io::stdout().lock();
+    let lost = lost_events(&object, compiled);
+    out.write_all(b"\n\n").ok();
+    for meta in compiled.maps.iter().filter(|m| m.script.is_some()) {
+        let fd = object
+            .map_fd(&meta.object_name)
+            .ok_or_else(|| fail(format!("map {} is missing", meta.object_name)))?;
+        let entries = crate::maps::entries(
+            fd,
+            meta.key_size,
+            meta.value_size,
+            meta.map_type == MAP_PERCPU_HASH,
+        )
+        .map_err(|e| fail(format!("cannot read {}: {e}", meta.object_name)))?;
+        out.write_all(output::format_map(meta, &entries, fmt).as_bytes())
+            .ok();
+    }
+    if lost > 0 {
+        writeln!(out, "Lost {lost} events").ok();
+    }
+    out.flush().ok();
+    drop(rb);
+    Ok(())
+}
+
+/// Runs a BEGIN or END program once.
+fn run_once(object: &crate::libbpf::Object, prog: &str) -> Result<(), RunError> {
+    let fd = object
+        .program_fd(prog)
+        .ok_or_else(|| fail(format!("program {prog} is missing")))?;
+    crate::libbpf::test_run(fd, &[0u8; 8]).map_err(|e| fail(format!("cannot run {prog}: {e}")))?;
+    Ok(())
+}
+
+fn lost_events(object: &crate::libbpf::Object, compiled: &CompiledProgram) -> u64 {
+    let meta = &compiled.maps[compiled.lost_events as usize];
+    object
+        .map_fd(&meta.object_name)
+        .and_then(|fd| {
+            crate::maps::lookup(fd, &0u32.to_le_bytes(), 8)
+                .ok()
+                .flatten()
+        })
+        .map(|v| u64::from_le_bytes(v[..8].try_into().unwrap_or([0; 8])))
+        .unwrap_or(0)
+}
+
+/// The line of a verifier log that says why it refused (the last non-summary line).
+fn verifier_reason(log: &str) -> Option<String> {
+    log.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .filter(|l| {
+            !l.starts_with("processed ")
+                && !l.starts_with("--")
+                && !l.starts_with("verification time")
+        })
+        .next_back()
+        .map(String::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_commands_like_a_shell() {
+        assert_eq!(
+            split_command("dd if=/dev/zero bs=1").unwrap(),
+            ["dd", "if=/dev/zero", "bs=1"]
+        );
+        assert_eq!(
+            split_command("sh -c 'echo a b' \"x y\" z\\ w").unwrap(),
+            ["sh", "-c", "echo a b", "x y", "z w"]
+        );
+        assert!(split_command("echo 'oops").is_err());
+    }
+
+    #[test]
+    fn finds_the_verifier_reason() {
+        let log = "0: (bf) r6 = r1\n1: (79) r0 = *(u64 *)(r2 +0)\nR2 !read_ok\nprocessed 2 insns (limit 1000000)\n";
+        assert_eq!(verifier_reason(log).as_deref(), Some("R2 !read_ok"));
+    }
+
+    #[test]
+    fn first_match_on_path_wins() {
+        assert!(resolve("sh").is_some());
+        assert!(resolve("no-such-program-here").is_none());
+    }
+}

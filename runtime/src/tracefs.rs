@@ -1,0 +1,42 @@
+//! tracefs: where tracepoints are listed. Mounted on demand, as bpftrace does.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Where tracefs belongs.
+pub const TRACEFS: &str = "/sys/kernel/tracing";
+
+/// Makes sure tracefs is mounted at /sys/kernel/tracing, mounting it there if the
+/// directory is empty.
+pub fn ensure_mounted() -> io::Result<PathBuf> {
+    let root = Path::new(TRACEFS);
+    if root.join("events").is_dir() {
+        return Ok(root.into());
+    }
+    let c = |s: &str| std::ffi::CString::new(s).expect("no NUL");
+    let (src, target, fstype) = (c("tracefs"), c(TRACEFS), c("tracefs"));
+    // SAFETY: mount(2) with valid strings and no data.
+    let rc = unsafe {
+        libc::mount(
+            src.as_ptr(),
+            target.as_ptr(),
+            fstype.as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(root.into())
+}
+
+/// True if tracefs lists `category:event`.
+pub fn tracepoint_exists(category: &str, event: &str) -> bool {
+    Path::new(TRACEFS)
+        .join("events")
+        .join(category)
+        .join(event)
+        .join("id")
+        .exists()
+}

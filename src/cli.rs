@@ -1,0 +1,82 @@
+//! Command-line interface: parses arguments and runs the pipeline up to the requested stage.
+
+use crate::pipeline::{self, Source};
+use clap::{Parser, ValueEnum};
+use std::path::PathBuf;
+
+/// A bpftrace-compatible tracing language and compiler for Linux eBPF.
+#[derive(Parser, Debug)]
+#[command(name = "probe", version, about, long_about = None)]
+struct Cli {
+    /// A script file, or the program text itself (`'tracepoint:syscalls:sys_enter_read { ... }'`).
+    #[arg(value_name = "SCRIPT")]
+    script: Option<String>,
+    /// The program text.
+    #[arg(short = 'e', value_name = "PROGRAM", conflicts_with = "script")]
+    program: Option<String>,
+    /// Run this command, trace while it runs, stop when it exits.
+    #[arg(short = 'c', value_name = "CMD")]
+    command: Option<String>,
+    /// Stop after this stage and print it (`elf` writes the object to `-o FILE`).
+    #[arg(long, value_enum, value_name = "STAGE")]
+    emit: Option<Emit>,
+    /// With `--emit elf`, where to write the object; otherwise, where to write the output.
+    #[arg(short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Compile, verify and load into the kernel (verifier included), then stop.
+    #[arg(long)]
+    dry_run: bool,
+    /// More detail: the kernel verifier's log and libbpf's messages.
+    #[arg(short = 'v', action = clap::ArgAction::Count)]
+    verbose: u8,
+}
+
+/// A stage of the pipeline that `--emit` stops after.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Emit {
+    /// The syntax tree.
+    Ast,
+    /// The intermediate representation of each probe.
+    Ir,
+    /// The eBPF instructions of each probe, with their source lines.
+    Asm,
+    /// The BPF ELF object.
+    Elf,
+}
+
+/// Runs the CLI; returns the process exit status.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let source = match (&cli.program, &cli.script) {
+        (Some(text), _) => Source {
+            name: "stdin".into(),
+            text: text.clone(),
+        },
+        (None, Some(s)) if std::path::Path::new(s).is_file() => match std::fs::read_to_string(s) {
+            Ok(text) => Source {
+                name: s.clone(),
+                text,
+            },
+            Err(e) => {
+                eprintln!("probe: cannot read {s}: {e}");
+                return 1;
+            }
+        },
+        (None, Some(s)) => Source {
+            name: "stdin".into(),
+            text: s.clone(),
+        },
+        (None, None) => {
+            eprintln!("probe: no program given\nusage: probe 'PROGRAM' | probe -e 'PROGRAM' | probe FILE.bt");
+            return 1;
+        }
+    };
+    let options = pipeline::Options {
+        emit: cli.emit,
+        output: cli.output,
+        dry_run: cli.dry_run,
+        verbose: cli.verbose,
+        command: cli.command,
+    };
+    pipeline::run(&source, &options)
+}

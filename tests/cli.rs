@@ -1,0 +1,143 @@
+//! The binary's stages without a kernel: `--emit`, diagnostics, argument handling.
+
+mod common;
+use common::*;
+
+const ONE_LINER: &str = "tracepoint:syscalls:sys_enter_read { @[comm] = count(); }";
+
+#[test]
+fn emit_ast_prints_the_tree() {
+    let o = run_probe(&["--emit", "ast", ONE_LINER]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("tracepoint:syscalls:sys_enter_read")
+            && out.contains("AssignMap")
+            && out.contains("count"),
+        "{out}"
+    );
+}
+
+#[test]
+fn emit_ir_prints_each_probe() {
+    let o = run_probe(&["--emit", "ir", ONE_LINER]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.starts_with(
+            "; tracepoint:syscalls:sys_enter_read\nfn tracepoint_syscalls_sys_enter_read:"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("call #16"), "get_current_comm: {out}");
+}
+
+#[test]
+fn emit_asm_reads_like_the_kernel_with_source_lines() {
+    let o = run_probe(&[
+        "--emit",
+        "asm",
+        "BEGIN\n{\n  @x = count();\n  printf(\"%d\\n\", pid);\n}\n",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    insta::assert_snapshot!("asm_begin_count_printf", stdout(&o));
+}
+
+#[test]
+fn emit_asm_of_the_one_liner() {
+    let o = run_probe(&["--emit", "asm", ONE_LINER]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("call bpf_get_current_comm#16"), "{out}");
+    assert!(out.contains("= *(u64 *)(r"), "{out}");
+    assert!(out.contains("exit"), "{out}");
+}
+
+#[test]
+fn emit_elf_needs_an_output_file() {
+    let o = run_probe(&["--emit", "elf", ONE_LINER]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stderr(&o), "probe: --emit elf needs -o FILE\n");
+}
+
+#[test]
+fn emit_elf_writes_a_bpf_object() {
+    let path = std::env::temp_dir().join(format!("probe-cli-{}.o", std::process::id()));
+    let o = run_probe(&["--emit", "elf", "-o", path.to_str().unwrap(), ONE_LINER]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::remove_file(&path).ok();
+    assert_eq!(&bytes[..4], b"\x7fELF");
+    assert_eq!(
+        u16::from_le_bytes([bytes[18], bytes[19]]),
+        247,
+        "e_machine is EM_BPF"
+    );
+}
+
+#[test]
+fn no_program_is_an_error() {
+    let o = run_probe(&[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no program given"));
+}
+
+/// Every error path of the front end, rendered as the user sees it.
+#[test]
+fn diagnostics_are_rendered_with_file_line_column_and_caret() {
+    let cases: &[(&str, &str)] = &[
+        ("unknown_identifier", "BEGIN { @x = foo; }"),
+        ("unknown_function", "BEGIN { bar(1); }"),
+        ("unknown_probe_kind", "frobnicate:x { exit(); }"),
+        ("bad_tracepoint", "tracepoint:onlyone { exit(); }"),
+        ("bad_interval", "interval:minutes:5 { exit(); }"),
+        ("map_two_key_types", "BEGIN { @m[1] = 2; @m[\"a\"] = 3; }"),
+        ("map_two_value_types", "BEGIN { @m = 1; @m = comm; }"),
+        ("map_key_count", "BEGIN { @m[1] = 2; @m[1, 2] = 3; }"),
+        ("aggregation_outside_map", "BEGIN { count(); }"),
+        ("aggregation_in_variable", "BEGIN { $x = count(); }"),
+        ("count_with_args", "BEGIN { @ = count(1); }"),
+        ("exit_with_args", "BEGIN { exit(1); }"),
+        ("printf_no_args", "BEGIN { printf(); }"),
+        ("printf_not_literal", "BEGIN { printf(comm); }"),
+        ("printf_bad_conversion", "BEGIN { printf(\"%q\\n\", 1); }"),
+        ("printf_arg_count", "BEGIN { printf(\"%d %d\\n\", 1); }"),
+        ("printf_arg_type", "BEGIN { printf(\"%d\\n\", comm); }"),
+        ("printf_string_for_int", "BEGIN { printf(\"%s\\n\", pid); }"),
+        ("undefined_variable", "BEGIN { @x = $y; }"),
+        ("variable_type_change", "BEGIN { $x = 1; $x = comm; }"),
+        ("string_arithmetic", "BEGIN { @x = comm + 1; }"),
+        ("string_ordering", "BEGIN { @x = comm < \"a\"; }"),
+        ("string_condition", "BEGIN { if (comm) { exit(); } }"),
+        ("map_read_never_assigned", "BEGIN { @x = @y; }"),
+        ("read_aggregation", "BEGIN { @c = count(); @x = @c; }"),
+        ("void_value", "BEGIN { @x = exit(); }"),
+        ("ternary_mismatch", "BEGIN { @x = pid ? 1 : comm; }"),
+        (
+            "wildcard_tracepoint",
+            "tracepoint:syscalls:sys_enter_* { exit(); }",
+        ),
+    ];
+    for (name, src) in cases {
+        let o = run_probe(&["-e", src]);
+        assert_eq!(o.status.code(), Some(1), "{name}: {}", stdout(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains("stdin:1:"),
+            "{name}: no file:line:col in\n{err}"
+        );
+        assert!(err.contains('^'), "{name}: no caret in\n{err}");
+        insta::assert_snapshot!(format!("diag_{name}"), format!("{src}\n\n{err}"));
+    }
+}
+
+#[test]
+fn diagnostics_name_the_script_file() {
+    let path = std::env::temp_dir().join(format!("probe-diag-{}.bt", std::process::id()));
+    std::fs::write(&path, "BEGIN\n{\n  @x = nope;\n}\n").unwrap();
+    let o = run_probe(&[path.to_str().unwrap()]);
+    std::fs::remove_file(&path).ok();
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains(&format!("{}:3:8", path.display())), "{err}");
+}

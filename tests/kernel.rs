@@ -1,0 +1,327 @@
+//! End-to-end runs of the binary on the real kernel (root): load, attach, trigger events,
+//! read the output.
+
+mod common;
+use common::*;
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::Duration;
+
+/// Kernel tests run one at a time: they count programs and events system-wide.
+static KERNEL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn kernel() -> std::sync::MutexGuard<'static, ()> {
+    require_root();
+    KERNEL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+const DD: &str = "dd if=/dev/zero of=/dev/null bs=1 count=1000";
+
+/// `@[dd]: N` where N is dd's reads: 1000 of the data plus the few of its startup.
+fn assert_dd_count(out: &str) {
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("@[dd]: "))
+        .unwrap_or_else(|| panic!("no @[dd] line in:\n{out}"));
+    let n: u64 = line["@[dd]: ".len()..].parse().expect("a count");
+    assert!((1000..1020).contains(&n), "dd read {n} times:\n{out}");
+}
+
+#[test]
+fn one_liner_with_command_counts_reads_by_comm() {
+    let _k = kernel();
+    let o = run_probe(&[
+        "-e",
+        "tracepoint:syscalls:sys_enter_read /comm == \"dd\"/ { @[comm] = count(); }",
+        "-c",
+        DD,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert_dd_count(&out);
+    let n = out.lines().last().unwrap().trim_start_matches("@[dd]: ");
+    assert_eq!(out, format!("Attaching 1 probe...\n\n\n@[dd]: {n}\n"));
+}
+
+#[test]
+fn output_matches_bpftrace_byte_for_byte() {
+    let _k = kernel();
+    let script = "tracepoint:syscalls:sys_enter_read /comm == \"dd\"/ { @[comm] = count(); }";
+    let ours = run_probe(&["-e", script, "-c", DD]);
+    let mut bt = std::process::Command::new("bpftrace");
+    bt.args([
+        "-e",
+        script,
+        "-c",
+        "/bin/dd if=/dev/zero of=/dev/null bs=1 count=1000",
+    ]);
+    let theirs = run_with_timeout(bt, Duration::from_secs(60));
+    assert!(
+        theirs.status.success(),
+        "bpftrace failed (is it installed? .ci/run installs it): {}",
+        stderr(&theirs)
+    );
+    assert_eq!(stdout(&ours), stdout(&theirs));
+}
+
+#[test]
+fn angle_bracket_block_runs_like_braces() {
+    let _k = kernel();
+    let o = run_probe(&[
+        "tracepoint:syscalls:sys_enter_read /comm == \"dd\"/ < @[comm] = count(); >",
+        "-c",
+        DD,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_dd_count(&stdout(&o));
+    let o = run_probe(&[
+        "t:syscalls:sys_enter_read < if (pid > 1) { if (comm == \"dd\") { @x = count(); } } >",
+        "-c",
+        DD,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let n: u64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("@x: "))
+        .expect("@x printed")
+        .parse()
+        .unwrap();
+    assert!((1000..1020).contains(&n), "{out}");
+}
+
+#[test]
+fn script_file_with_shebang() {
+    let _k = kernel();
+    let dir = std::env::temp_dir().join(format!("probe-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("count.bt");
+    std::fs::write(&path, "#!/usr/bin/env probe\n// counts dd's reads\ntracepoint:syscalls:sys_enter_read\n/comm == \"dd\"/\n{\n  @[comm] = count();\n}\n").unwrap();
+    let o = run_probe(&[path.to_str().unwrap(), "-c", DD]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_dd_count(&stdout(&o));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn golden_outputs_match_bpftrace() {
+    let _k = kernel();
+    let mut checked = 0;
+    for entry in std::fs::read_dir(golden_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "bt") {
+            let expected = std::fs::read_to_string(path.with_extension("out")).unwrap();
+            let o = run_probe(&[path.to_str().unwrap()]);
+            assert!(o.status.success(), "{}: {}", path.display(), stderr(&o));
+            assert_eq!(stdout(&o), expected, "{}", path.display());
+            checked += 1;
+        }
+    }
+    assert!(checked >= 4, "golden files missing");
+}
+
+#[test]
+fn kprobe_loads_then_fails_to_attach_clearly() {
+    let _k = kernel();
+    let before = loaded_program_names();
+    let o = run_probe(&["kprobe:vfs_read < @[comm] = count(); >"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "stdout: {}\nstderr: {}",
+        stdout(&o),
+        stderr(&o)
+    );
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "one clear line, got:\n{err}");
+    assert!(err.contains("kprobe:vfs_read"), "{err}");
+    assert!(err.contains("kprobe"), "{err}");
+    assert!(err.contains("tracepoint"), "suggests an alternative: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let after = loaded_program_names();
+    assert!(
+        !after.iter().any(|n| n.starts_with("kprobe_vfs_rea")),
+        "leaked: {after:?}"
+    );
+    assert!(
+        after.len() <= before.len(),
+        "programs leaked: {before:?} -> {after:?}"
+    );
+}
+
+#[test]
+fn dry_run_stops_after_the_kernel_verifier() {
+    let _k = kernel();
+    let o = run_probe(&["--dry-run", "kprobe:vfs_read < @[comm] = count(); >"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "");
+    let o = run_probe(&[
+        "--dry-run",
+        "tracepoint:syscalls:sys_enter_read { @[comm] = count(); }",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn missing_tracepoint_is_one_clear_error() {
+    let _k = kernel();
+    let o = run_probe(&["tracepoint:syscalls:sys_enter_nonexistent { @ = count(); }"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("tracepoint:syscalls:sys_enter_nonexistent"),
+        "{err}"
+    );
+    assert!(
+        err.contains("not found") || err.contains("No such file"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn interval_printf_and_exit() {
+    let _k = kernel();
+    let o = run_probe(&[
+        "-e",
+        "interval:ms:50 { @ticks = count(); printf(\"tick %d\\n\", 7); } interval:s:1 { exit(); }",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("Attaching 2 probes...\n"), "{out}");
+    let ticks = out.lines().filter(|l| *l == "tick 7").count();
+    assert!((10..=21).contains(&ticks), "{out}");
+    let n: usize = out
+        .lines()
+        .find_map(|l| l.strip_prefix("@ticks: "))
+        .expect("map printed")
+        .parse()
+        .unwrap();
+    assert_eq!(n, ticks, "{out}");
+}
+
+#[test]
+fn builtins_have_plausible_values() {
+    let _k = kernel();
+    let o = run_probe(&["-e", "tracepoint:syscalls:sys_enter_getppid /comm == \"probe-getppid\"/ { printf(\"%d %d %d %s\\n\", pid, tid, cpu, comm); @t = nsecs; exit(); }", "-c", "python3 -c 'import os,ctypes; ctypes.CDLL(None).prctl(15, b\"probe-getppid\"); os.getppid()'"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let line = out.lines().nth(1).expect("a printf line");
+    let parts: Vec<&str> = line.split(' ').collect();
+    assert_eq!(parts.len(), 4, "{out}");
+    let pid: u32 = parts[0].parse().unwrap();
+    let tid: u32 = parts[1].parse().unwrap();
+    let cpu: u32 = parts[2].parse().unwrap();
+    assert_eq!(pid, tid, "a single-threaded process");
+    assert!((cpu as usize) < 4096);
+    assert_eq!(parts[3], "probe-getppid");
+    let t: u64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("@t: "))
+        .expect("@t")
+        .parse()
+        .unwrap();
+    assert!(t > 0);
+}
+
+fn stop_with(signal: i32) {
+    let _k = kernel();
+    let mut child = probe()
+        .args(["tracepoint:syscalls:sys_enter_getppid { @[comm] = count(); }"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "Attaching 1 probe...");
+    for _ in 0..5 {
+        unsafe { libc::getppid() };
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    unsafe { libc::kill(child.id() as i32, signal) };
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let me = std::fs::read_to_string("/proc/thread-self/comm").unwrap();
+    let me = me.trim();
+    let line = rest
+        .iter()
+        .find(|l| l.starts_with(&format!("@[{me}]: ")))
+        .unwrap_or_else(|| panic!("{rest:?}"));
+    let n: u64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(n >= 5, "{rest:?}");
+}
+
+#[test]
+fn sigint_prints_maps_and_exits() {
+    stop_with(libc::SIGINT);
+}
+
+#[test]
+fn sigterm_prints_maps_and_exits() {
+    stop_with(libc::SIGTERM);
+}
+
+#[test]
+fn elf_object_is_readable_by_bpftool() {
+    let _k = kernel();
+    let dir = std::env::temp_dir().join(format!("probe-elf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let obj = dir.join("count.o");
+    let o = run_probe(&[
+        "--emit",
+        "elf",
+        "-o",
+        obj.to_str().unwrap(),
+        "tracepoint:syscalls:sys_enter_read { @[comm] = count(); } BEGIN { printf(\"hi\\n\"); }",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let btf = std::process::Command::new("bpftool")
+        .args(["btf", "dump", "file", obj.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        btf.status.success(),
+        "{}",
+        String::from_utf8_lossy(&btf.stderr)
+    );
+    let btf = String::from_utf8_lossy(&btf.stdout);
+    assert!(btf.contains("AT_") && btf.contains(".maps"), "{btf}");
+    let pin =
+        std::path::Path::new("/sys/fs/bpf").join(format!("probe-test-{}", std::process::id()));
+    if !std::path::Path::new("/sys/fs/bpf").join(".").exists()
+        || std::fs::read_dir("/sys/fs/bpf").is_err()
+    {
+        std::process::Command::new("mount")
+            .args(["-t", "bpf", "bpf", "/sys/fs/bpf"])
+            .status()
+            .unwrap();
+    }
+    let load = std::process::Command::new("bpftool")
+        .args([
+            "prog",
+            "loadall",
+            obj.to_str().unwrap(),
+            pin.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let listed = std::fs::read_dir(&pin).map(|d| {
+        d.filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+    });
+    std::fs::remove_dir_all(&pin).ok();
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(
+        load.status.success(),
+        "{}",
+        String::from_utf8_lossy(&load.stderr)
+    );
+    let listed = listed.unwrap();
+    assert!(
+        listed.iter().any(|n| n.contains("tracepoint")),
+        "{listed:?}"
+    );
+    assert!(listed.iter().any(|n| n.contains("BEGIN")), "{listed:?}");
+}
