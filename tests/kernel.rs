@@ -227,17 +227,18 @@ fn builtins_have_plausible_values() {
 fn stop_with(signal: i32) {
     let _k = kernel();
     let mut child = probe()
-        .args(["tracepoint:syscalls:sys_enter_getppid { @[comm] = count(); }"])
+        .args(["tracepoint:syscalls:sys_enter_getppid { @[comm] = count(); } BEGIN { printf(\"ready\\n\"); }"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    assert_eq!(lines.next().unwrap().unwrap(), "Attaching 1 probe...");
+    assert_eq!(lines.next().unwrap().unwrap(), "Attaching 2 probes...");
+    // BEGIN runs once every other probe is attached.
+    assert_eq!(lines.next().unwrap().unwrap(), "ready");
     for _ in 0..5 {
         unsafe { libc::getppid() };
     }
-    std::thread::sleep(Duration::from_millis(100));
     unsafe { libc::kill(child.id() as i32, signal) };
     let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
     let status = child.wait().unwrap();
@@ -248,8 +249,8 @@ fn stop_with(signal: i32) {
         .iter()
         .find(|l| l.starts_with(&format!("@[{me}]: ")))
         .unwrap_or_else(|| panic!("{rest:?}"));
-    let n: u64 = line.rsplit(' ').next().unwrap().parse().unwrap();
-    assert!(n >= 5, "{rest:?}");
+    assert_eq!(line, &format!("@[{me}]: 5"), "{rest:?}");
+    assert_eq!(&rest[..2], ["", ""], "{rest:?}");
 }
 
 #[test]

@@ -5,7 +5,7 @@ use libbpf_sys as sys;
 use std::ffi::{CStr, CString};
 use std::fmt;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
@@ -91,7 +91,6 @@ impl fmt::Display for AttachError {
 /// An attached program; detaches when dropped.
 pub struct Link {
     link: *mut sys::bpf_link,
-    _perf: Option<OwnedFd>,
 }
 
 impl Drop for Link {
@@ -210,11 +209,11 @@ impl Object {
         (fd >= 0).then_some(fd)
     }
 
-    fn link(link: *mut sys::bpf_link, perf: Option<OwnedFd>) -> Result<Link, AttachError> {
+    fn link(link: *mut sys::bpf_link) -> Result<Link, AttachError> {
         if link.is_null() {
             Err(AttachError(io::Error::last_os_error()))
         } else {
-            Ok(Link { link, _perf: perf })
+            Ok(Link { link })
         }
     }
 
@@ -228,10 +227,7 @@ impl Object {
         let p = self.program(prog).map_err(AttachError)?;
         let (c, e) = (cstring(category), cstring(event));
         // SAFETY: valid program and strings.
-        Self::link(
-            unsafe { sys::bpf_program__attach_tracepoint(p, c.as_ptr(), e.as_ptr()) },
-            None,
-        )
+        Self::link(unsafe { sys::bpf_program__attach_tracepoint(p, c.as_ptr(), e.as_ptr()) })
     }
 
     /// Attaches a program to the entry (or the return) of a kernel function.
@@ -244,18 +240,20 @@ impl Object {
         let p = self.program(prog).map_err(AttachError)?;
         let f = cstring(function);
         // SAFETY: valid program and string.
-        Self::link(
-            unsafe { sys::bpf_program__attach_kprobe(p, ret, f.as_ptr()) },
-            None,
-        )
+        Self::link(unsafe { sys::bpf_program__attach_kprobe(p, ret, f.as_ptr()) })
     }
 
-    /// Attaches a program to an open perf event, which the link then owns.
+    /// Attaches a program to an open perf event; the link owns the event from then on
+    /// (libbpf closes it when the link is destroyed).
     pub fn attach_perf_event(&self, prog: &str, perf: OwnedFd) -> Result<Link, AttachError> {
         let p = self.program(prog).map_err(AttachError)?;
         // SAFETY: valid program and perf event descriptor.
         let link = unsafe { sys::bpf_program__attach_perf_event(p, perf.as_raw_fd()) };
-        Self::link(link, Some(perf))
+        if link.is_null() {
+            return Err(AttachError(io::Error::last_os_error()));
+        }
+        let _ = perf.into_raw_fd();
+        Self::link(link)
     }
 }
 
