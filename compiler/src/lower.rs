@@ -625,16 +625,15 @@ impl<'a> LowerCx<'a> {
                 self.switch_to(done);
                 Ok(result)
             }
-            ExprKind::Call { name, args } => match {
+            ExprKind::Call { name, args } => {
                 let builtins = self.builtins;
-                builtins.lower_call(name, args, e.span, self)?
-            } {
-                Some(v) => Ok(v),
-                None => Err(
-                    Diagnostic::error(e.span, format!("{}() has no value", name.name))
-                        .with_label("used as a value here"),
-                ),
-            },
+                builtins
+                    .lower_call(name, args, e.span, self)?
+                    .ok_or_else(|| {
+                        Diagnostic::error(e.span, format!("{}() has no value", name.name))
+                            .with_label("used as a value here")
+                    })
+            }
             ExprKind::Unary { op, expr } => {
                 let v = self.scalar(expr)?;
                 Ok(Value::Scalar(match op {

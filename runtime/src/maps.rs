@@ -4,13 +4,16 @@ use libbpf_sys as sys;
 use std::io;
 use std::os::fd::RawFd;
 
+/// A key with its value, once per CPU for per-CPU maps (once for the others).
+pub type Entry = (Vec<u8>, Vec<Vec<u8>>);
+
 /// Every key of a map with its value; per-CPU maps give one value per possible CPU.
 pub fn entries(
     map_fd: RawFd,
     key_size: u32,
     value_size: u32,
     percpu: bool,
-) -> io::Result<Vec<(Vec<u8>, Vec<Vec<u8>>)>> {
+) -> io::Result<Vec<Entry>> {
     let cpus = if percpu {
         crate::libbpf::possible_cpus()
     } else {

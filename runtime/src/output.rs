@@ -90,7 +90,7 @@ fn compare(a: &ArgValue, b: &ArgValue) -> Ordering {
 /// that are not per-CPU).
 pub fn format_map(
     meta: &MapMeta,
-    entries: &[(Vec<u8>, Vec<Vec<u8>>)],
+    entries: &[crate::maps::Entry],
     fmt: &dyn BuiltinFormat,
 ) -> String {
     let Some(script) = &meta.script else {

@@ -431,13 +431,12 @@ fn lost_events(object: &crate::libbpf::Object, compiled: &CompiledProgram) -> u6
 fn verifier_reason(log: &str) -> Option<String> {
     log.lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .filter(|l| {
-            !l.starts_with("processed ")
+        .rfind(|l| {
+            !l.is_empty()
+                && !l.starts_with("processed ")
                 && !l.starts_with("--")
                 && !l.starts_with("verification time")
         })
-        .next_back()
         .map(String::from)
 }
 

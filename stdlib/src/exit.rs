@@ -1,11 +1,11 @@
 //! `exit()`: stop tracing, run END probes and print the maps.
 
 use crate::{expect_args, CheckResult, Function};
-use probe_compiler::lower::{LowerCx, Value};
+use probe_compiler::lower::LowerCx;
 use probe_compiler::EventKind;
 use probe_lang::ast::{Expr, Ident};
 use probe_lang::types::Type;
-use probe_lang::{Diagnostic, Span};
+use probe_lang::Span;
 
 const SIGNATURE: &str = "exit()";
 
@@ -23,7 +23,7 @@ fn check(name: &Ident, args: &[Expr], span: Span) -> CheckResult {
     Ok(Type::Void)
 }
 
-fn lower(_: &Ident, _: &[Expr], _: Span, cx: &mut LowerCx) -> Result<Option<Value>, Diagnostic> {
+fn lower(_: &Ident, _: &[Expr], _: Span, cx: &mut LowerCx) -> crate::LowerResult {
     let id = cx.add_event(EventKind::Exit);
     cx.send_event(id, &[], 8);
     cx.return_now();

@@ -26,6 +26,9 @@ pub struct Variable {
     pub lower: fn(&mut LowerCx) -> Value,
 }
 
+/// The result of lowering a call: its value (if it has one), or an error.
+pub type LowerResult = Result<Option<Value>, Diagnostic>;
+
 /// The result of checking a call: its type, or an error.
 pub type CheckResult = Result<Type, Diagnostic>;
 
@@ -36,7 +39,7 @@ pub struct Function {
     pub signature: &'static str,
     pub doc: &'static str,
     pub check: fn(&Ident, &[Expr], Span) -> CheckResult,
-    pub lower: fn(&Ident, &[Expr], Span, &mut LowerCx) -> Result<Option<Value>, Diagnostic>,
+    pub lower: fn(&Ident, &[Expr], Span, &mut LowerCx) -> LowerResult,
 }
 
 /// An aggregation such as `count()`: a function whose result lives in a per-CPU map value.

@@ -2,7 +2,7 @@
 //! there with C's conversions.
 
 use crate::{CheckResult, Function};
-use probe_compiler::lower::{LowerCx, Value};
+use probe_compiler::lower::LowerCx;
 use probe_compiler::program::EventArg;
 use probe_compiler::{ArgValue, EventKind};
 use probe_lang::ast::{Expr, ExprKind, Ident};
@@ -191,7 +191,7 @@ fn check(_name: &Ident, args: &[Expr], span: Span) -> CheckResult {
     Ok(Type::Void)
 }
 
-fn lower(_: &Ident, args: &[Expr], _: Span, cx: &mut LowerCx) -> Result<Option<Value>, Diagnostic> {
+fn lower(_: &Ident, args: &[Expr], _: Span, cx: &mut LowerCx) -> crate::LowerResult {
     let ExprKind::Str(format) = &args[0].kind else {
         unreachable!("checked")
     };
