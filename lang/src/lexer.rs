@@ -61,6 +61,54 @@ pub enum Tok {
     Str(String),
 }
 
+impl Tok {
+    /// The token as the user wrote it (or a description, for names and literals).
+    pub fn describe(&self) -> String {
+        let fixed = match self {
+            Tok::AttachPoint(t) => return format!("attach point `{t}`"),
+            Tok::Ident(n) => return format!("`{n}`"),
+            Tok::Map(n) => return format!("`@{n}`"),
+            Tok::Var(n) => return format!("`${n}`"),
+            Tok::Int(v) => return format!("`{v}`"),
+            Tok::Str(_) => return "a string".into(),
+            Tok::PredOpen | Tok::PredClose | Tok::Slash => "/",
+            Tok::LBrace => "{",
+            Tok::RBrace => "}",
+            Tok::LParen => "(",
+            Tok::RParen => ")",
+            Tok::LBracket => "[",
+            Tok::RBracket => "]",
+            Tok::Comma => ",",
+            Tok::Semi => ";",
+            Tok::Question => "?",
+            Tok::Colon => ":",
+            Tok::Assign => "=",
+            Tok::Plus => "+",
+            Tok::Minus => "-",
+            Tok::Star => "*",
+            Tok::Percent => "%",
+            Tok::Amp => "&",
+            Tok::Pipe => "|",
+            Tok::Caret => "^",
+            Tok::Shl => "<<",
+            Tok::Shr => ">>",
+            Tok::EqEq => "==",
+            Tok::Ne => "!=",
+            Tok::Lt => "<",
+            Tok::Le => "<=",
+            Tok::Gt => ">",
+            Tok::Ge => ">=",
+            Tok::AndAnd => "&&",
+            Tok::OrOr => "||",
+            Tok::Bang => "!",
+            Tok::Tilde => "~",
+            Tok::If => "if",
+            Tok::Else => "else",
+        };
+        format!("`{fixed}`")
+    }
+}
+
 /// The raw tokens of the expression language.
 #[derive(Logos, Clone, Debug, PartialEq)]
 enum Raw {
@@ -221,7 +269,15 @@ impl Lexer<'_> {
                             self.mode = Mode::Block;
                         }
                         _ => {
-                            let end = self.char_end(self.pos);
+                            let word = self.src[self.pos..]
+                                .find(|c: char| !(c.is_alphanumeric() || c == '_'));
+                            let end = match word {
+                                Some(0) | None if self.pos < self.src.len() => {
+                                    self.char_end(self.pos)
+                                }
+                                Some(n) => self.pos + n,
+                                None => self.src.len(),
+                            };
                             let what = if self.mode == Mode::AfterAttachPoint {
                                 "expected `,`, a predicate `/.../` or an action block `{ ... }` after the attach point"
                             } else {

@@ -30,28 +30,14 @@ fn spell(terminal: &str) -> String {
     let t = terminal.trim_matches('"');
     match t {
         "attach point" => "an attach point".into(),
-        "predicate /" | "/ predicate" => "`/`".into(),
+        "predicate /" => "a predicate `/.../`".into(),
+        "/ predicate" => "`/`".into(),
         "identifier" => "a name".into(),
         "map" => "a map".into(),
         "variable" => "a variable".into(),
         "integer" => "an integer".into(),
         "string" => "a string".into(),
         other => format!("`{other}`"),
-    }
-}
-
-fn describe(tok: &Tok) -> String {
-    match tok {
-        Tok::AttachPoint(t) => format!("attach point `{t}`"),
-        Tok::Ident(n) => format!("`{n}`"),
-        Tok::Map(n) => format!("`@{n}`"),
-        Tok::Var(n) => format!("`${n}`"),
-        Tok::Int(v) => format!("`{v}`"),
-        Tok::Str(_) => "a string".into(),
-        Tok::PredOpen | Tok::PredClose | Tok::Slash => "`/`".into(),
-        Tok::LBrace => "the start of a block".into(),
-        Tok::RBrace => "the end of a block".into(),
-        other => spell(&format!("{other:?}")),
     }
 }
 
@@ -68,7 +54,19 @@ fn expected_text(expected: &[String]) -> String {
             "expected an expression".into()
         };
     }
-    let mut words: Vec<String> = expected.iter().map(|e| spell(e)).collect();
+    const OPERATORS: [&str; 19] = [
+        "?", "+", "-", "*", "/", "%", "&", "|", "^", "<<", ">>", "==", "!=", "<", "<=", ">", ">=",
+        "&&", "||",
+    ];
+    let is_operator = |e: &String| OPERATORS.contains(&e.trim_matches('"'));
+    let mut words: Vec<String> = expected
+        .iter()
+        .filter(|e| !is_operator(e))
+        .map(|e| spell(e))
+        .collect();
+    if expected.iter().filter(|e| is_operator(e)).count() > 3 {
+        words.push("an operator".into());
+    }
     words.dedup();
     match words.len() {
         0 => "not expected here".into(),
@@ -107,15 +105,17 @@ fn convert(e: ParseError<usize, Tok, Diagnostic>, source: &str, opens: &[usize])
             expected,
         } => {
             let mut d =
-                Diagnostic::error(Span::new(l, r), format!("unexpected {}", describe(&tok)))
+                Diagnostic::error(Span::new(l, r), format!("unexpected {}", tok.describe()))
                     .with_label(expected_text(&expected));
-            if expected.iter().any(|e| e == "\";\"") && !matches!(tok, Tok::RBrace) {
+            let starts_statement =
+                matches!(tok, Tok::Map(_) | Tok::Var(_) | Tok::Ident(_) | Tok::If);
+            if expected.iter().any(|e| e == "\";\"") && starts_statement {
                 d = d.with_note("separate statements with `;`");
             }
             d
         }
         ParseError::ExtraToken { token: (l, tok, r) } => {
-            Diagnostic::error(Span::new(l, r), format!("unexpected {}", describe(&tok)))
+            Diagnostic::error(Span::new(l, r), format!("unexpected {}", tok.describe()))
                 .with_label("nothing more was expected here")
         }
     }

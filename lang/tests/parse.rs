@@ -1,0 +1,159 @@
+//! Parser tests: syntax trees and syntax errors as the user sees them.
+
+use probe_lang::ast::*;
+use probe_lang::{diagnostic, parse};
+
+fn ast(src: &str) -> Program {
+    parse(src).unwrap_or_else(|e| panic!("{}", diagnostic::render(&e, "script.bt", src)))
+}
+
+fn error(src: &str) -> String {
+    match parse(src) {
+        Ok(p) => panic!("parsed: {p:#?}"),
+        Err(e) => diagnostic::render(&e, "script.bt", src),
+    }
+}
+
+#[test]
+fn syntax_trees() {
+    let cases: &[(&str, &str)] = &[
+        ("one_liner", "tracepoint:syscalls:sys_enter_read { @[comm] = count(); }"),
+        ("angle_block", "kprobe:vfs_read < @[comm] = count(); >"),
+        ("angle_block_with_comparison", "t:syscalls:sys_enter_read < if (pid > 1) { @x = count(); } >"),
+        ("angle_block_last_gt_closes", "BEGIN < @x = pid > 1 >"),
+        ("predicate", "tracepoint:syscalls:sys_enter_read /pid == 42/ { @ = count(); }"),
+        ("shebang_and_comments", "#!/usr/bin/env probe\n// a comment\nBEGIN /* inline */ { exit(); } // trailing\n"),
+        ("several_attach_points", "tracepoint:syscalls:sys_enter_read, tracepoint:syscalls:sys_enter_write { @[comm] = count(); }"),
+        ("interval_printf_exit", "interval:s:1 { printf(\"%d %s\\n\", pid, comm); exit(); }"),
+        ("if_else_chain", "BEGIN { if (pid == 1) { @a = 1; } else if pid == 2 { @b = 2; } else { @c = 3; } }"),
+        ("precedence", "BEGIN { @x = 1 + 2 * 3 << 1 == 4 && !5 || ~6 ? 7 : 8; }"),
+        ("map_two_keys", "BEGIN { @m[pid, comm] = count(); $v = @m2[1]; }"),
+        ("empty_program", ""),
+        ("empty_block", "BEGIN {}"),
+        ("variables_and_strings", "BEGIN { $s = \"a\\tb\\n\\\"q\\\"\\\\\"; $n = 0x1f - -3; }"),
+    ];
+    for (name, src) in cases {
+        insta::assert_snapshot!(format!("ast_{name}"), format!("{src}\n\n{:#?}", ast(src)));
+    }
+}
+
+/// Drops spans so that two spellings can be compared.
+fn shape(p: &Program) -> String {
+    let text = format!("{p:#?}");
+    let mut out = String::new();
+    let mut skip = 0;
+    for line in text.lines() {
+        if skip > 0 {
+            skip -= 1;
+            continue;
+        }
+        if line.trim_start().starts_with("span: Span {") {
+            skip = 2;
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn brace_and_angle_blocks_parse_the_same() {
+    let pairs = [
+        (
+            "kprobe:vfs_read { @[comm] = count(); }",
+            "kprobe:vfs_read < @[comm] = count(); >",
+        ),
+        (
+            "t:a:b { if (pid > 1) { @x = count(); } }",
+            "t:a:b < if (pid > 1) { @x = count(); } >",
+        ),
+        ("BEGIN { @x = pid > 1 }", "BEGIN < @x = pid > 1 >"),
+        ("BEGIN /pid > 2/ { @x = 1; }", "BEGIN /pid > 2/ < @x = 1; >"),
+        ("BEGIN { } END { exit(); }", "BEGIN < > END < exit(); >"),
+        (
+            "BEGIN { if (1) { } @x = 1 > 0; }",
+            "BEGIN < if (1) { } @x = 1 > 0; >",
+        ),
+    ];
+    for (braces, angles) in pairs {
+        assert_eq!(
+            shape(&ast(braces)),
+            shape(&ast(angles)),
+            "{braces} vs {angles}"
+        );
+    }
+}
+
+#[test]
+fn spans_cover_their_source() {
+    let src = "BEGIN { @x[pid] = 1 + 2; }";
+    let p = ast(src);
+    let stmt = &p.probes[0].body.stmts[0];
+    assert_eq!(&src[stmt.span.range()], "@x[pid] = 1 + 2");
+    let StmtKind::AssignMap { map, value } = &stmt.kind else {
+        panic!()
+    };
+    assert_eq!(&src[map.span.range()], "@x[pid]");
+    assert_eq!(&src[value.span.range()], "1 + 2");
+    assert_eq!(&src[p.probes[0].span.range()], src);
+}
+
+#[test]
+fn syntax_errors() {
+    let cases: &[(&str, &str)] = &[
+        ("unterminated_string", "BEGIN { printf(\"hello); }"),
+        ("unknown_escape", "BEGIN { printf(\"\\q\"); }"),
+        ("stray_close_brace", "BEGIN { exit(); } }"),
+        ("missing_close_brace", "BEGIN { exit();"),
+        ("unexpected_token_in_expression", "BEGIN { @x = 1 + ; }"),
+        ("missing_semicolon", "BEGIN { @x = 1 @y = 2; }"),
+        ("unterminated_comment", "BEGIN { /* never closed }"),
+        ("unknown_character", "BEGIN { @x = 1 # 2; }"),
+        ("backtick", "BEGIN { @x = `1`; }"),
+        (
+            "integer_out_of_range",
+            "BEGIN { @x = 99999999999999999999; }",
+        ),
+        ("bad_hex", "BEGIN { @x = 0xzz; }"),
+        ("missing_attach_point", "{ exit(); }"),
+        ("if_without_block", "BEGIN { if (pid) exit(); }"),
+        ("trailing_operator", "BEGIN { @x = 1 + }"),
+        ("unclosed_paren", "BEGIN { @x = (1 + 2; }"),
+        ("brace_closes_angle_block", "BEGIN < exit(); }"),
+        ("no_block_after_attach_point", "BEGIN exit();"),
+        ("no_block_after_predicate", "BEGIN /pid/ exit();"),
+        ("else_without_if", "BEGIN { else { } }"),
+        ("assignment_to_call", "BEGIN { count() = 1; }"),
+        ("missing_map_key", "BEGIN { @x[] = 1; }"),
+        ("unclosed_map_key", "BEGIN { @x[1 = 1; }"),
+        ("empty_predicate_comment", "BEGIN // { exit(); }"),
+    ];
+    for (name, src) in cases {
+        let rendered = error(src);
+        assert!(rendered.contains("script.bt:1:"), "{name}: {rendered}");
+        insta::assert_snapshot!(format!("syntax_{name}"), format!("{src}\n\n{rendered}"));
+    }
+}
+
+#[test]
+fn never_panics_on_damaged_input() {
+    let good = [
+        "tracepoint:syscalls:sys_enter_read /comm == \"dd\"/ { @[comm] = count(); }",
+        "t:a:b < if (pid > 1) { @x = count(); } else { printf(\"%d\\n\", pid); } >",
+        "#!/x\nBEGIN { $a = 0x10 * (2 + 3); @m[1, \"a\"] = $a ? -1 : ~2; } // c\n/* d */ END { exit(); }",
+    ];
+    for src in good {
+        for cut in 0..=src.len() {
+            if src.is_char_boundary(cut) {
+                let _ = parse(&src[..cut]);
+                let _ = parse(&src[cut..]);
+            }
+        }
+        for (i, _) in src.char_indices() {
+            let mut s = src.to_string();
+            s.remove(i);
+            let _ = parse(&s);
+        }
+    }
+}
