@@ -326,3 +326,69 @@ fn elf_object_is_readable_by_bpftool() {
     );
     assert!(listed.iter().any(|n| n.contains("BEGIN")), "{listed:?}");
 }
+
+#[test]
+fn mounts_tracefs_when_it_is_missing() {
+    let _k = kernel();
+    let target = std::ffi::CString::new("/sys/kernel/tracing").unwrap();
+    // Unmount every tracefs stacked there, so the run below starts from a fresh machine's state.
+    while unsafe { libc::umount(target.as_ptr()) } == 0 {}
+    let events = std::path::Path::new("/sys/kernel/tracing/events");
+    assert!(
+        !events.exists(),
+        "tracefs is still mounted (busy?): {}",
+        std::io::Error::last_os_error()
+    );
+    let o = run_probe(&[
+        "tracepoint:syscalls:sys_enter_getppid { @ = count(); }",
+        "-c",
+        "true",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(events.exists(), "probe mounted tracefs");
+}
+
+#[test]
+fn verbose_shows_libbpf_and_the_kernel_load() {
+    let _k = kernel();
+    let o = run_probe(&["-v", "--dry-run", "BEGIN { exit(); }"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("libbpf: "), "{}", stderr(&o));
+    let o = run_probe(&["--dry-run", "BEGIN { exit(); }"]);
+    assert_eq!(stderr(&o), "", "quiet without -v");
+}
+
+#[test]
+fn output_file_receives_the_output() {
+    let _k = kernel();
+    let path = std::env::temp_dir().join(format!("probe-out-{}.txt", std::process::id()));
+    let o = run_probe(&[
+        "-o",
+        path.to_str().unwrap(),
+        "BEGIN { printf(\"to a file\\n\"); exit(); }",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "");
+    let written = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_file(&path).ok();
+    assert_eq!(written, "Attaching 1 probe...\nto a file\n\n\n");
+}
+
+#[test]
+fn end_runs_after_the_command_exits() {
+    let _k = kernel();
+    let o = run_probe(&["END { printf(\"end %d\\n\", 1); }", "-c", "true"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "Attaching 1 probe...\nend 1\n\n\n");
+}
+
+#[test]
+fn command_not_found_is_one_clear_error() {
+    let _k = kernel();
+    let o = run_probe(&["BEGIN { exit(); }", "-c", "no-such-command-here --flag"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        "probe: -c: command not found: no-such-command-here\n"
+    );
+}

@@ -1,6 +1,7 @@
 //! One tracing run: load the object, attach every probe, run BEGIN, poll the ring buffer
 //! until `exit()`, a signal or the end of the `-c` command, run END, print the maps.
 
+use crate::libbpf::LoadError;
 use crate::output::{self, Event};
 use probe_compiler::program::{CompiledProgram, MAP_PERCPU_HASH};
 use probe_compiler::BuiltinFormat;
@@ -24,27 +25,22 @@ pub struct Options {
     pub command: Option<String>,
 }
 
-/// Why a run failed: one line for the user, and more under `-v`.
+/// Why a run failed, in one line for the user (libbpf's messages and the verifier log
+/// go to stderr as they come under `-v`).
 #[derive(Debug)]
 pub struct RunError {
     pub message: String,
-    pub detail: String,
 }
 
 impl fmt::Display for RunError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "probe: {}", self.message)?;
-        if !self.detail.is_empty() {
-            write!(f, "\n{}", self.detail.trim_end())?;
-        }
-        Ok(())
+        write!(f, "probe: {}", self.message)
     }
 }
 
 fn fail(message: impl Into<String>) -> RunError {
     RunError {
         message: message.into(),
-        detail: String::new(),
     }
 }
 
@@ -251,26 +247,7 @@ pub fn run(
     let mut object = crate::libbpf::Object::open(elf, "probe")
         .map_err(|e| fail(format!("cannot open the BPF object: {e}")))?;
     if let Err(e) = object.load() {
-        let which = e
-            .program
-            .as_ref()
-            .and_then(|name| compiled.probes.iter().find(|p| &p.program_name == name))
-            .map(|p| format!(" for {}", p.attach_text))
-            .unwrap_or_default();
-        let reason = verifier_reason(&e.log).unwrap_or_else(|| e.message.clone());
-        let hint = if e.errno == libc::EPERM {
-            "; run probe as root (it needs CAP_BPF and CAP_PERFMON)"
-        } else {
-            ""
-        };
-        return Err(RunError {
-            message: format!("the kernel rejected the BPF program{which}: {reason}{hint}"),
-            detail: if options.verbose > 0 {
-                e.log.clone()
-            } else {
-                String::new()
-            },
-        });
+        return Err(load_error(&e, compiled));
     }
     if options.dry_run {
         return Ok(());
@@ -427,15 +404,41 @@ fn lost_events(object: &crate::libbpf::Object, compiled: &CompiledProgram) -> u6
         .unwrap_or(0)
 }
 
-/// The line of a verifier log that says why it refused (the last non-summary line).
+/// The one-line report of a failed load: which probe, and the verifier's reason.
+pub fn load_error(e: &LoadError, compiled: &CompiledProgram) -> RunError {
+    let which = e
+        .program
+        .as_ref()
+        .and_then(|name| compiled.probes.iter().find(|p| &p.program_name == name))
+        .map(|p| format!(" for {}", p.attach_text))
+        .unwrap_or_default();
+    let reason = verifier_reason(&e.log).unwrap_or_else(|| e.message.clone());
+    let hint = if e.errno == libc::EPERM {
+        "; run probe as root (it needs CAP_BPF and CAP_PERFMON)"
+    } else {
+        ""
+    };
+    fail(format!("the kernel rejected the BPF program{which}: {reason}{hint} (probe -v shows the verifier log)"))
+}
+
+/// The line of the verifier log that says why it refused: the last line of the log
+/// libbpf quotes, skipping the kernel's closing statistics.
 fn verifier_reason(log: &str) -> Option<String> {
-    log.lines()
+    let body = match (
+        log.find("-- BEGIN PROG LOAD LOG --"),
+        log.find("-- END PROG LOAD LOG --"),
+    ) {
+        (Some(a), Some(b)) if a < b => &log[a + "-- BEGIN PROG LOAD LOG --".len()..b],
+        _ => log,
+    };
+    body.lines()
         .map(str::trim)
         .rfind(|l| {
             !l.is_empty()
                 && !l.starts_with("processed ")
-                && !l.starts_with("--")
                 && !l.starts_with("verification time")
+                && !l.starts_with("stack depth")
+                && !l.starts_with("libbpf:")
         })
         .map(String::from)
 }
@@ -461,6 +464,8 @@ mod tests {
     fn finds_the_verifier_reason() {
         let log = "0: (bf) r6 = r1\n1: (79) r0 = *(u64 *)(r2 +0)\nR2 !read_ok\nprocessed 2 insns (limit 1000000)\n";
         assert_eq!(verifier_reason(log).as_deref(), Some("R2 !read_ok"));
+        let quoted = format!("libbpf: prog 'x': BPF program load failed: Permission denied\nlibbpf: prog 'x': -- BEGIN PROG LOAD LOG --\n{log}-- END PROG LOAD LOG --\nlibbpf: failed to load object 'probe'\n");
+        assert_eq!(verifier_reason(&quoted).as_deref(), Some("R2 !read_ok"));
     }
 
     #[test]
