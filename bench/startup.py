@@ -5,10 +5,10 @@ script, alternating in one run. Usage (root): python3 bench/startup.py [RUNS]
 Prints a Markdown table; BENCHMARKS.md records its output with this command."""
 
 import os
-import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 SCRIPT = "tracepoint:syscalls:sys_enter_read { @[comm] = count(); } BEGIN { exit(); }"
@@ -17,19 +17,18 @@ PROBE = os.path.join(ROOT, "target", "release", "probe")
 
 
 def measure(argv):
-    """Runs argv once; returns (wall seconds, peak RSS in KiB) of that child alone."""
-    start = time.perf_counter()
-    pid = os.fork()
-    if pid == 0:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 1)
-        os.dup2(devnull, 2)
-        os.execvp(argv[0], argv)
-    _, status, usage = os.wait4(pid, 0)
-    wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"{argv[0]} failed with status {status}")
-    return wall, usage.ru_maxrss
+    """Runs argv once; returns (wall seconds, peak RSS in KiB) of that process alone.
+
+    The peak RSS comes from GNU time, which forks the tool from its own small process:
+    measuring a child forked from Python would count Python's memory too."""
+    with tempfile.NamedTemporaryFile("r") as rss:
+        start = time.perf_counter()
+        done = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss.name] + argv,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wall = time.perf_counter() - start
+        if done.returncode != 0:
+            sys.exit(f"{argv[0]} failed with status {done.returncode}")
+        return wall, int(rss.read().split()[-1])
 
 
 def main():

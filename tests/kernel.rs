@@ -392,3 +392,22 @@ fn command_not_found_is_one_clear_error() {
         "probe: -c: command not found: no-such-command-here\n"
     );
 }
+
+#[test]
+fn programs_are_gone_shortly_after_exit() {
+    let _k = kernel();
+    let o =
+        run_probe(&["tracepoint:syscalls:sys_enter_getppid { @ = count(); } BEGIN { exit(); }"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The kernel's detach finishes in a helper process after probe exits.
+    for _ in 0..100 {
+        if !loaded_program_names()
+            .iter()
+            .any(|n| n.starts_with("tracepoint_sys"))
+        {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("programs still loaded: {:?}", loaded_program_names());
+}

@@ -349,6 +349,9 @@ pub fn run(
             }
         }
     }
+    if !links.is_empty() {
+        hand_off_detach();
+    }
     drop(links);
     for prog in &end {
         run_once(&object, prog)?;
@@ -380,6 +383,47 @@ pub fn run(
     out.flush().ok();
     drop(rb);
     Ok(())
+}
+
+/// Detaching a tracepoint or perf event waits for an RCU grace period in the kernel (about
+/// 70 ms here, most of a short run). A helper process inherits our descriptors and holds
+/// them until we have exited, so the last close, and that wait, happen off the user's
+/// clock; our own closes return at once. The helper leaves our process group and standard
+/// streams at once, so neither Ctrl-C nor a reader of our output waits for it.
+fn hand_off_detach() {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two descriptors.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return;
+    }
+    io::stdout().flush().ok();
+    // SAFETY: the child only calls async-signal-safe functions and leaves with _exit.
+    match unsafe { libc::fork() } {
+        0 => unsafe {
+            libc::setsid();
+            let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+            for fd in 0..3 {
+                libc::dup2(null, fd);
+            }
+            libc::close(fds[1]);
+            let mut b = 0u8;
+            // Returns at end of file: when the parent, the only writer, has exited.
+            libc::read(fds[0], &mut b as *mut u8 as *mut libc::c_void, 1);
+            libc::_exit(0);
+        },
+        -1 => {
+            // SAFETY: closing the descriptors we just created.
+            unsafe {
+                libc::close(fds[0]);
+                libc::close(fds[1]);
+            }
+        }
+        _ => {
+            // The write end stays open until we exit; that is the helper's signal.
+            // SAFETY: closing our copy of the read end.
+            unsafe { libc::close(fds[0]) };
+        }
+    }
 }
 
 /// Runs a BEGIN or END program once.
