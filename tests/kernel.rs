@@ -411,3 +411,62 @@ fn programs_are_gone_shortly_after_exit() {
     }
     panic!("programs still loaded: {:?}", loaded_program_names());
 }
+
+fn example(name: &str) -> String {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn example_read_count() {
+    let _k = kernel();
+    let o = run_probe(&[&example("read_count.bt"), "-c", DD]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_dd_count(&stdout(&o));
+}
+
+#[test]
+fn example_heartbeat() {
+    let _k = kernel();
+    let o = run_probe(&[&example("heartbeat.bt")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[..2], ["Attaching 3 probes...", "CPU  NSECS"], "{out}");
+    let beats = lines
+        .iter()
+        .filter(|l| {
+            l.split_whitespace().count() == 2
+                && l.split_whitespace().all(|w| w.parse::<u64>().is_ok())
+        })
+        .count();
+    assert!((4..=6).contains(&beats), "{out}");
+    assert_eq!(
+        out.lines().last(),
+        Some(format!("@beats: {beats}").as_str()),
+        "{out}"
+    );
+}
+
+#[test]
+fn without_privileges_says_to_run_as_root() {
+    let _k = kernel();
+    let mut cmd = std::process::Command::new("setpriv");
+    cmd.args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--inh-caps=-all",
+        env!("CARGO_BIN_EXE_probe"),
+        "BEGIN { exit(); }",
+    ]);
+    let o = run_with_timeout(cmd, Duration::from_secs(30));
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert_eq!(
+        stderr(&o),
+        "probe: cannot load BPF programs: Operation not permitted; run probe as root (it needs CAP_BPF and CAP_PERFMON)\n"
+    );
+}

@@ -114,24 +114,3 @@ impl AttachKind {
         }
     }
 }
-
-impl std::fmt::Display for AttachKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            AttachKind::Begin => write!(f, "BEGIN"),
-            AttachKind::End => write!(f, "END"),
-            AttachKind::Tracepoint { category, event } => {
-                write!(f, "tracepoint:{category}:{event}")
-            }
-            AttachKind::Kprobe {
-                function,
-                ret: false,
-            } => write!(f, "kprobe:{function}"),
-            AttachKind::Kprobe {
-                function,
-                ret: true,
-            } => write!(f, "kretprobe:{function}"),
-            AttachKind::Interval { period_ns } => write!(f, "interval:ns:{period_ns}"),
-        }
-    }
-}

@@ -50,13 +50,6 @@ pub struct CheckedProgram {
     pub maps: Vec<MapInfo>,
 }
 
-impl CheckedProgram {
-    /// The map called `name` (with its `@`).
-    pub fn map(&self, name: &str) -> Option<&MapInfo> {
-        self.maps.iter().find(|m| m.name == name)
-    }
-}
-
 /// Checks a parsed program. Returns every error found, not just the first.
 pub fn check(program: Program, builtins: &dyn Builtins) -> Result<CheckedProgram, Vec<Diagnostic>> {
     let mut cx = Checker {

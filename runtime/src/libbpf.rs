@@ -84,7 +84,10 @@ impl AttachError {
 
 impl fmt::Display for AttachError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
+        match self.0.raw_os_error() {
+            Some(errno) => f.write_str(&errno_text(errno)),
+            None => self.0.fmt(f),
+        }
     }
 }
 
@@ -151,7 +154,7 @@ impl Object {
         Err(LoadError {
             program,
             errno,
-            message: io::Error::from_raw_os_error(errno).to_string(),
+            message: errno_text(errno),
             log,
         })
     }
@@ -279,4 +282,13 @@ pub fn possible_cpus() -> usize {
     // SAFETY: no arguments.
     let n = unsafe { sys::libbpf_num_possible_cpus() };
     n.max(1) as usize
+}
+
+/// The C library's text for an errno, without Rust's "(os error N)" suffix.
+pub fn errno_text(errno: i32) -> String {
+    let text = io::Error::from_raw_os_error(errno).to_string();
+    match text.rfind(" (os error") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
 }

@@ -456,13 +456,16 @@ pub fn load_error(e: &LoadError, compiled: &CompiledProgram) -> RunError {
         .and_then(|name| compiled.probes.iter().find(|p| &p.program_name == name))
         .map(|p| format!(" for {}", p.attach_text))
         .unwrap_or_default();
+    if e.errno == libc::EPERM {
+        return fail(format!(
+            "cannot load BPF programs: {}; run probe as root (it needs CAP_BPF and CAP_PERFMON)",
+            e.message
+        ));
+    }
     let reason = verifier_reason(&e.log).unwrap_or_else(|| e.message.clone());
-    let hint = if e.errno == libc::EPERM {
-        "; run probe as root (it needs CAP_BPF and CAP_PERFMON)"
-    } else {
-        ""
-    };
-    fail(format!("the kernel rejected the BPF program{which}: {reason}{hint} (probe -v shows the verifier log)"))
+    fail(format!(
+        "the kernel rejected the BPF program{which}: {reason} (probe -v shows the verifier log)"
+    ))
 }
 
 /// The line of the verifier log that says why it refused: the last line of the log

@@ -30,13 +30,3 @@ pub fn ensure_mounted() -> io::Result<PathBuf> {
     }
     Ok(root.into())
 }
-
-/// True if tracefs lists `category:event`.
-pub fn tracepoint_exists(category: &str, event: &str) -> bool {
-    Path::new(TRACEFS)
-        .join("events")
-        .join(category)
-        .join(event)
-        .join("id")
-        .exists()
-}
