@@ -3,8 +3,6 @@
 //! `--emit` can stop after any of them.
 
 use crate::cli::Emit;
-use probe_compiler::bpf::disasm::disassemble;
-use probe_compiler::bpf::verify::{verify, VerifyEnv};
 use probe_compiler::{object, CompiledProgram};
 use probe_lang::{diagnostic, Diagnostic};
 use probe_stdlib::Stdlib;
@@ -46,9 +44,12 @@ fn front(source: &Source, options: &Options) -> Result<(CompiledProgram, Vec<u8>
         }
         return Err(0);
     }
-    verify_locally(&compiled).map_err(report)?;
+    probe_compiler::verify_program(&compiled).map_err(report)?;
     if options.emit == Some(Emit::Asm) {
-        print!("{}", asm_listing(&compiled, &source.text));
+        print!(
+            "{}",
+            probe_compiler::listing::asm_listing(&compiled, &source.text)
+        );
         return Err(0);
     }
     let elf = object::write_elf(&compiled.object_def()).map_err(|e| {
@@ -95,81 +96,4 @@ pub fn run(source: &Source, options: &Options) -> i32 {
             1
         }
     }
-}
-
-/// Runs the local verifier on every program; a rejection points at the script.
-fn verify_locally(compiled: &CompiledProgram) -> Result<(), Vec<Diagnostic>> {
-    let env_for =
-        |p: &probe_compiler::CompiledProbe| VerifyEnv::new(p.ctx_size, compiled.maps.len() as u32);
-    let errors: Vec<Diagnostic> = compiled
-        .probes
-        .iter()
-        .filter_map(|p| {
-            verify(&p.insns, &env_for(p)).err().map(|e| {
-                let span = p.insn_spans.get(e.insn).copied().unwrap_or(p.span);
-                Diagnostic::error(
-                    span,
-                    format!("the BPF verifier would reject this probe: {}", e.message),
-                )
-                .with_label(format!("instruction {} comes from here", e.insn))
-                .with_related(p.span, format!("in the program for {}", p.attach_text))
-                .with_note(
-                    "this is a bug in probe's code generator: please report it with the script",
-                )
-            })
-        })
-        .collect();
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors)
-    }
-}
-
-/// The disassembly of every program, each instruction group under the source line it came
-/// from.
-pub fn asm_listing(compiled: &CompiledProgram, source: &str) -> String {
-    let mut out = String::new();
-    let line_of = |offset: u32| {
-        source[..(offset as usize).min(source.len())]
-            .matches('\n')
-            .count()
-    };
-    let lines: Vec<&str> = source.lines().collect();
-    for p in &compiled.probes {
-        out.push_str(&format!(
-            "{} ({}, section {}):\n",
-            p.attach_text, p.program_name, p.section
-        ));
-        let names = |i: i32| compiled.maps.get(i as usize).map(|m| m.object_name.clone());
-        let text = disassemble(&p.insns, &names);
-        let mut last_line = None;
-        let mut pc = 0usize;
-        for l in text.lines() {
-            // Each listed line starts with its instruction number.
-            if let Some(n) = l
-                .trim_start()
-                .split(':')
-                .next()
-                .and_then(|n| n.parse::<usize>().ok())
-            {
-                pc = n;
-            }
-            let line = p.insn_spans.get(pc).map(|s| line_of(s.start));
-            if line != last_line {
-                if let Some(n) = line {
-                    out.push_str(&format!(
-                        "; {} (line {})\n",
-                        lines.get(n).map(|s| s.trim()).unwrap_or(""),
-                        n + 1
-                    ));
-                }
-                last_line = line;
-            }
-            out.push_str(l);
-            out.push('\n');
-        }
-        out.push('\n');
-    }
-    out
 }

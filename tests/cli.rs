@@ -117,6 +117,10 @@ fn diagnostics_are_rendered_with_file_line_column_and_caret() {
             "wildcard_tracepoint",
             "tracepoint:syscalls:sys_enter_* { exit(); }",
         ),
+        (
+            "stack_too_large",
+            "BEGIN { $a = \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"; $b = $a; $c = $a; $d = $a; $e = $a; $f = $a; $g = $a; $h = $a; }",
+        ),
     ];
     for (name, src) in cases {
         let o = run_probe(&["-e", src]);

@@ -5,6 +5,7 @@ pub mod bpf;
 pub mod builtins;
 pub mod codegen;
 pub mod ir;
+pub mod listing;
 pub mod lower;
 pub mod object;
 pub mod program;
@@ -124,5 +125,33 @@ fn script_map(info: &probe_lang::MapInfo) -> MapMeta {
             key,
             value: info.value.clone(),
         }),
+    }
+}
+
+/// Runs the local verifier on every program; a rejection points at the script.
+pub fn verify_program(compiled: &CompiledProgram) -> Result<(), Vec<Diagnostic>> {
+    let env_for = |p: &CompiledProbe| bpf::VerifyEnv::new(p.ctx_size, compiled.maps.len() as u32);
+    let errors: Vec<Diagnostic> = compiled
+        .probes
+        .iter()
+        .filter_map(|p| {
+            bpf::verify(&p.insns, &env_for(p)).err().map(|e| {
+                let span = p.insn_spans.get(e.insn).copied().unwrap_or(p.span);
+                Diagnostic::error(
+                    span,
+                    format!("the BPF verifier would reject this probe: {}", e.message),
+                )
+                .with_label(format!("instruction {} comes from here", e.insn))
+                .with_related(p.span, format!("in the program for {}", p.attach_text))
+                .with_note(
+                    "this is a bug in probe's code generator: please report it with the script",
+                )
+            })
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
     }
 }
