@@ -13,7 +13,10 @@
 //! - `lddw` immediates are the full 64-bit value in hexadecimal followed by ` ll`;
 //! - offsets (memory and jump) are signed decimal with an explicit sign.
 
-use super::insn::{alu, class, jmp, mode, size, source, Insn, PSEUDO_MAP_FD};
+use super::insn::{
+    alu, class, jmp, mode, size, source, Insn, ATOMIC_CMPXCHG, ATOMIC_FETCH, ATOMIC_LOAD_ACQ,
+    ATOMIC_STORE_REL, ATOMIC_XCHG, PSEUDO_CALL, PSEUDO_KFUNC_CALL, PSEUDO_MAP_FD,
+};
 
 /// Names of the kernel's BPF helpers, indexed by helper id (`enum bpf_func_id` in
 /// `include/uapi/linux/bpf.h`). Index 0 is `BPF_FUNC_unspec`, which no program may call.
@@ -256,20 +259,6 @@ const PSEUDO_FUNC: u8 = 4;
 const PSEUDO_MAP_IDX: u8 = 5;
 /// `src` value of an `lddw` whose immediate is a map index plus a value offset.
 const PSEUDO_MAP_IDX_VALUE: u8 = 6;
-/// `src` value of a `call` to another BPF function in the same program.
-const PSEUDO_CALL: u8 = 1;
-/// `src` value of a `call` to a kernel function (kfunc).
-const PSEUDO_KFUNC_CALL: u8 = 2;
-/// Atomic operation flag: the old value is returned in the source register.
-const ATOMIC_FETCH: i32 = 0x01;
-/// Atomic exchange (always fetches).
-const ATOMIC_XCHG: i32 = 0xe0 | ATOMIC_FETCH;
-/// Atomic compare-and-exchange against r0 (always fetches into r0).
-const ATOMIC_CMPXCHG: i32 = 0xf0 | ATOMIC_FETCH;
-/// Atomic load with acquire semantics.
-const ATOMIC_LOAD_ACQ: i32 = 0x100;
-/// Atomic store with release semantics.
-const ATOMIC_STORE_REL: i32 = 0x110;
 
 /// The whole program, one line per instruction as `{pc:>4}: {text}`, each line ending in a
 /// newline. The second slot of an `lddw` is not printed (its `pc` is skipped).

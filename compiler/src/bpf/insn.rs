@@ -72,6 +72,22 @@ pub mod mode {
     pub const ATOMIC: u8 = 0xc0;
 }
 
+/// `src` of a `call` to another BPF function of the same program.
+pub const PSEUDO_CALL: u8 = 1;
+/// `src` of a `call` to a kernel function (kfunc).
+pub const PSEUDO_KFUNC_CALL: u8 = 2;
+
+/// Atomic operations' `imm` flag: the old value is returned in the source register.
+pub const ATOMIC_FETCH: i32 = 0x01;
+/// Atomic exchange (always fetches).
+pub const ATOMIC_XCHG: i32 = 0xe0 | ATOMIC_FETCH;
+/// Atomic compare-and-exchange against r0 (always fetches).
+pub const ATOMIC_CMPXCHG: i32 = 0xf0 | ATOMIC_FETCH;
+/// Atomic load-acquire.
+pub const ATOMIC_LOAD_ACQ: i32 = 0x100;
+/// Atomic store-release.
+pub const ATOMIC_STORE_REL: i32 = 0x110;
+
 /// `src` value of an `lddw` whose immediate is a map file descriptor.
 pub const PSEUDO_MAP_FD: u8 = 1;
 

@@ -73,7 +73,10 @@
 use std::fmt;
 
 use super::disasm::{helper_name, HELPER_COUNT};
-use super::insn::{alu, class, jmp, mode, size, source, Insn, PSEUDO_MAP_FD, R10};
+use super::insn::{
+    alu, class, jmp, mode, size, source, Insn, ATOMIC_CMPXCHG, ATOMIC_FETCH, ATOMIC_LOAD_ACQ,
+    ATOMIC_STORE_REL, ATOMIC_XCHG, PSEUDO_CALL, PSEUDO_KFUNC_CALL, PSEUDO_MAP_FD, R10,
+};
 
 /// The size of the BPF stack in bytes; the frame pointer r10 points just past its end.
 pub const MAX_BPF_STACK: i64 = 512;
@@ -90,26 +93,12 @@ const NUM_REGS: usize = 11;
 /// Number of 8-byte slots in the stack.
 const STACK_SLOTS: usize = (MAX_BPF_STACK / 8) as usize;
 
-/// Atomic operation flag: the old value is returned in a register.
-const ATOMIC_FETCH: i32 = 0x01;
-/// Atomic exchange.
-const ATOMIC_XCHG: i32 = 0xe0 | ATOMIC_FETCH;
-/// Atomic compare-and-exchange against r0.
-const ATOMIC_CMPXCHG: i32 = 0xf0 | ATOMIC_FETCH;
-/// Atomic load-acquire.
-const ATOMIC_LOAD_ACQ: i32 = 0x100;
-/// Atomic store-release.
-const ATOMIC_STORE_REL: i32 = 0x110;
 /// `BPF_JCOND`: the `may_goto` jump.
 const JCOND: u8 = 0xe0;
 /// `BPF_ABS` load mode.
 const MODE_ABS: u8 = 0x20;
 /// `BPF_IND` load mode.
 const MODE_IND: u8 = 0x40;
-/// `src` of a `call` to a BPF function of the same program.
-const PSEUDO_CALL: u8 = 1;
-/// `src` of a `call` to a kernel function.
-const PSEUDO_KFUNC_CALL: u8 = 2;
 
 /// Helpers whose first argument is a buffer they fill and whose second is its size.
 const BUFFER_WRITING_HELPERS: [i32; 7] = [
