@@ -120,6 +120,25 @@ fn golden_outputs_match_bpftrace() {
     assert!(checked >= 4, "golden files missing");
 }
 
+/// Scripts in syntax bpftrace 0.17 does not have, with hand-checked expected output.
+#[test]
+fn language_outputs_match_expected() {
+    let _k = kernel();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/language");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "bt") {
+            let expected = std::fs::read_to_string(path.with_extension("out")).unwrap();
+            let o = run_probe(&[path.to_str().unwrap()]);
+            assert!(o.status.success(), "{}: {}", path.display(), stderr(&o));
+            assert_eq!(stdout(&o), expected, "{}", path.display());
+            checked += 1;
+        }
+    }
+    assert!(checked >= 1, "expected files missing");
+}
+
 #[test]
 fn kprobe_loads_then_fails_to_attach_clearly() {
     let _k = kernel();

@@ -28,6 +28,14 @@ pub enum Value {
     Mem { addr: Addr, len: u32 },
 }
 
+/// A scratch variable: where it lives, and the integer type it was declared with
+/// (`let $x: uint8`), whose width every assignment truncates to.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Var {
+    value: Value,
+    declared: Option<(u8, bool)>,
+}
+
 /// The state of lowering one probe body; builtins emit their code through it.
 pub struct LowerCx<'a> {
     func: Function,
@@ -35,7 +43,12 @@ pub struct LowerCx<'a> {
     span: Span,
     /// The program's context pointer.
     pub ctx: VReg,
-    vars: HashMap<String, Value>,
+    /// Scratch variables, innermost scope last; `None` for a `let $x;` not yet assigned.
+    vars: Vec<HashMap<String, Option<Var>>>,
+    /// For each enclosing loop, where `continue` and `break` go.
+    loops: Vec<(BlockId, BlockId)>,
+    /// Instructions inserted at the top of the entry block (variable initialisation).
+    entry_inits: usize,
     maps: &'a [MapMeta],
     events: &'a mut Vec<EventKind>,
     builtins: &'a dyn BuiltinLowering,
@@ -65,7 +78,9 @@ pub fn lower_probe(
         cur: BlockId(0),
         span: probe.span,
         ctx: VReg(0),
-        vars: HashMap::new(),
+        vars: vec![HashMap::new()],
+        loops: vec![],
+        entry_inits: 0,
         maps,
         events,
         builtins,
@@ -387,10 +402,215 @@ impl<'a> LowerCx<'a> {
     }
 
     fn block(&mut self, block: &Block) -> Result<(), Diagnostic> {
-        for s in &block.stmts {
-            self.stmt(s)?;
+        self.vars.push(HashMap::new());
+        let result = block.stmts.iter().try_for_each(|s| self.stmt(s));
+        self.vars.pop();
+        result
+    }
+
+    /// Emits an instruction at the top of the entry block, so that it runs on every path.
+    fn emit_at_entry(&mut self, inst: Inst) {
+        let at = 1 + self.entry_inits;
+        self.func.blocks[0].insts.insert(at, (inst, self.span));
+        self.entry_inits += 1;
+    }
+
+    /// The innermost variable called `name`: `Some(None)` if declared but never assigned.
+    fn find_var(&self, name: &str) -> Option<Option<Var>> {
+        self.vars.iter().rev().find_map(|s| s.get(name).copied())
+    }
+
+    /// Storage for a new variable shaped like `like`, zeroed on entry to the probe so that
+    /// every path sees a value.
+    fn new_var(&mut self, like: Value, declared: Option<(u8, bool)>) -> Var {
+        let value = match like {
+            Value::Scalar(_) => {
+                let r = self.vreg();
+                self.emit_at_entry(Inst::Copy {
+                    dst: r,
+                    src: Operand::Imm(0),
+                });
+                Value::Scalar(r)
+            }
+            Value::Mem { len, .. } => {
+                let slot = self.slot(len);
+                for off in (0..len.div_ceil(8) * 8).step_by(8) {
+                    let addr = Addr::Stack {
+                        slot,
+                        off: off as i32,
+                    };
+                    self.emit_at_entry(Inst::Store {
+                        addr,
+                        src: Operand::Imm(0),
+                        size: MemSize::DW,
+                    });
+                }
+                Value::Mem {
+                    addr: Addr::Stack { slot, off: 0 },
+                    len,
+                }
+            }
+        };
+        Var { value, declared }
+    }
+
+    /// Stores `v` in `var`, truncated to its declared width.
+    fn write_var(&mut self, var: Var, v: Value) {
+        match (var.value, v) {
+            (Value::Scalar(dst), Value::Scalar(src)) => {
+                let src = match var.declared {
+                    Some((bits, signed)) => self.truncate(src, bits, signed),
+                    None => src,
+                };
+                self.emit(Inst::Copy {
+                    dst,
+                    src: Operand::Reg(src),
+                });
+            }
+            (Value::Mem { addr, len }, v) => self.store_value(addr, v, &Type::Str { len }),
+            (Value::Scalar(_), Value::Mem { .. }) => unreachable!("the checker unified the types"),
         }
-        Ok(())
+    }
+
+    /// Keeps the low `bits` of `r`, zero- or sign-extended.
+    fn truncate(&mut self, r: VReg, bits: u8, signed: bool) -> VReg {
+        if bits >= 64 {
+            return r;
+        }
+        if signed {
+            let shift = Operand::Imm(64 - i64::from(bits));
+            let up = self.alu(AluOp::Lsh, r, shift);
+            self.alu(AluOp::Arsh, up, shift)
+        } else {
+            self.alu(AluOp::And, r, Operand::Imm((1i64 << bits) - 1))
+        }
+    }
+
+    /// `$name = v`: a variable not declared with `let` belongs to the whole probe.
+    fn assign_var(&mut self, name: &str, v: Value) {
+        match self.find_var(name) {
+            Some(Some(var)) => self.write_var(var, v),
+            Some(None) => {
+                let var = self.new_var(v, None);
+                self.write_var(var, v);
+                let scope = self
+                    .vars
+                    .iter_mut()
+                    .rev()
+                    .find(|s| s.contains_key(name))
+                    .expect("declared");
+                scope.insert(name.to_string(), Some(var));
+            }
+            None => {
+                let var = self.new_var(v, None);
+                self.write_var(var, v);
+                self.vars[0].insert(name.to_string(), Some(var));
+            }
+        }
+    }
+
+    /// Reads an integer target, applies `f` to it, writes the result back; returns the old
+    /// and the new value.
+    fn update_target(
+        &mut self,
+        target: &Target,
+        f: &mut dyn FnMut(&mut Self, VReg) -> Result<VReg, Diagnostic>,
+    ) -> Result<(VReg, VReg), Diagnostic> {
+        match target {
+            Target::Var(v) => {
+                let Some(Some(var)) = self.find_var(&v.name) else {
+                    return Err(Diagnostic::error(
+                        v.span,
+                        format!("${} is used before it is assigned", v.name),
+                    )
+                    .with_label("used here"));
+                };
+                let Value::Scalar(r) = var.value else {
+                    unreachable!("the checker allows integers only")
+                };
+                let old = self.copy(Operand::Reg(r));
+                let new = f(self, old)?;
+                self.write_var(var, Value::Scalar(new));
+                Ok((old, new))
+            }
+            Target::Map(m) => {
+                let (index, key) = self.map_key(m)?;
+                let Value::Scalar(old) = self.map_read(index, key) else {
+                    unreachable!("integer map")
+                };
+                let new = f(self, old)?;
+                self.map_write(index, key, Value::Scalar(new));
+                Ok((old, new))
+            }
+        }
+    }
+
+    /// The value stored under `key`, or zero (an empty string) when there is none.
+    fn map_read(&mut self, index: u32, key: Addr) -> Value {
+        let ty = self.maps[index as usize]
+            .script
+            .as_ref()
+            .expect("script map")
+            .value
+            .clone();
+        let ptr = self.lookup(index, key);
+        let found = self.new_block();
+        let missing = self.new_block();
+        let done = self.new_block();
+        self.terminate(Terminator::Branch {
+            cond: CmpOp::Eq,
+            lhs: ptr,
+            rhs: Operand::Imm(0),
+            then: missing,
+            otherwise: found,
+        });
+        let result = match ty {
+            Type::Str { len } => {
+                let slot = self.slot(len);
+                let at = Addr::Stack { slot, off: 0 };
+                self.switch_to(found);
+                self.copy_mem(at, Addr::Reg { base: ptr, off: 0 }, len);
+                self.terminate(Terminator::Jump(done));
+                self.switch_to(missing);
+                self.store_value(at, Value::Mem { addr: at, len: 0 }, &ty);
+                Value::Mem { addr: at, len }
+            }
+            _ => {
+                let r = self.vreg();
+                self.switch_to(found);
+                self.emit(Inst::Load {
+                    dst: r,
+                    addr: Addr::Reg { base: ptr, off: 0 },
+                    size: MemSize::DW,
+                    signed: false,
+                });
+                self.terminate(Terminator::Jump(done));
+                self.switch_to(missing);
+                self.emit(Inst::Copy {
+                    dst: r,
+                    src: Operand::Imm(0),
+                });
+                Value::Scalar(r)
+            }
+        };
+        self.terminate(Terminator::Jump(done));
+        self.switch_to(done);
+        result
+    }
+
+    /// Stores `v` under `key`.
+    fn map_write(&mut self, index: u32, key: Addr, v: Value) {
+        let value_ty = self.maps[index as usize]
+            .script
+            .as_ref()
+            .expect("script map")
+            .value
+            .clone();
+        // Zeroed: the helper reads the whole value, padding included.
+        let slot = self.zeroed_slot(value_ty.size());
+        let at = Addr::Stack { slot, off: 0 };
+        self.store_value(at, v, &value_ty);
+        self.update(index, key, at);
     }
 
     fn stmt(&mut self, stmt: &Stmt) -> Result<(), Diagnostic> {
@@ -437,49 +657,78 @@ impl<'a> LowerCx<'a> {
                     self.terminate(Terminator::Jump(done));
                     self.switch_to(done);
                 } else {
-                    let value_ty = self.maps[index as usize]
-                        .script
-                        .as_ref()
-                        .expect("script map")
-                        .value
-                        .clone();
                     let v = self.expr(value)?;
                     self.span = stmt.span;
-                    // Zeroed: the helper reads the whole value, padding included.
-                    let slot = self.zeroed_slot(value_ty.size());
-                    let at = Addr::Stack { slot, off: 0 };
-                    self.store_value(at, v, &value_ty);
-                    self.update(index, key, at);
+                    self.map_write(index, key, v);
                 }
             }
             StmtKind::AssignVar { var, value } => {
                 let v = self.expr(value)?;
                 self.span = stmt.span;
-                match (self.vars.get(&var.name).copied(), v) {
-                    (Some(Value::Scalar(old)), Value::Scalar(new)) => self.emit(Inst::Copy {
-                        dst: old,
-                        src: Operand::Reg(new),
-                    }),
-                    (Some(Value::Mem { addr, len }), v) => {
-                        self.store_value(addr, v, &Type::Str { len })
-                    }
-                    (None, Value::Scalar(new)) => {
-                        let r = self.copy(Operand::Reg(new));
-                        self.vars.insert(var.name.clone(), Value::Scalar(r));
-                    }
-                    (None, Value::Mem { addr, len }) => {
-                        // A variable owns its storage: later assignments overwrite it.
-                        let slot = self.slot(len);
-                        let own = Addr::Stack { slot, off: 0 };
-                        self.copy_mem(own, addr, len);
-                        self.vars
-                            .insert(var.name.clone(), Value::Mem { addr: own, len });
-                    }
-                    (Some(Value::Scalar(_)), Value::Mem { .. }) => {
-                        unreachable!("the checker unified the types")
-                    }
-                }
+                self.assign_var(&var.name, v);
             }
+            StmtKind::Let { var, ty, value } => {
+                let declared =
+                    ty.as_ref()
+                        .and_then(|t| match probe_lang::check::parse_type_name(&t.name) {
+                            Some(Type::Int { bits, signed }) => Some((bits, signed)),
+                            _ => None,
+                        });
+                let v = match value {
+                    Some(e) => Some(self.expr(e)?),
+                    None if ty.is_some() => Some(Value::Scalar(self.copy(Operand::Imm(0)))),
+                    None => None,
+                };
+                self.span = stmt.span;
+                let declared_var = v.map(|v| {
+                    let new = self.new_var(v, declared);
+                    self.write_var(new, v);
+                    new
+                });
+                self.vars
+                    .last_mut()
+                    .expect("a scope")
+                    .insert(var.name.clone(), declared_var);
+            }
+            StmtKind::CompoundAssign { target, op, value } => {
+                let signed = matches!(value.ty, Type::Int { signed: true, .. });
+                let op = alu_op(*op, signed);
+                self.update_target(target, &mut |cx, old| {
+                    let v = cx.scalar(value)?;
+                    Ok(cx.alu(op, old, Operand::Reg(v)))
+                })?;
+            }
+            StmtKind::While { cond, body } => {
+                let head = self.new_block();
+                let inside = self.new_block();
+                let exit = self.new_block();
+                self.terminate(Terminator::Jump(head));
+                self.switch_to(head);
+                self.cond(cond, inside, exit)?;
+                self.switch_to(inside);
+                self.loops.push((head, exit));
+                let result = self.block(body);
+                self.loops.pop();
+                result?;
+                self.terminate(Terminator::Jump(head));
+                self.switch_to(exit);
+            }
+            StmtKind::Break | StmtKind::Continue => {
+                let &(head, exit) = self
+                    .loops
+                    .last()
+                    .expect("the checker rejects break outside loops");
+                let to = if stmt.kind == StmtKind::Break {
+                    exit
+                } else {
+                    head
+                };
+                self.terminate(Terminator::Jump(to));
+                let dead = self.new_block();
+                self.switch_to(dead);
+            }
+            StmtKind::Return => self.return_now(),
+            StmtKind::Block(b) => self.block(b)?,
             StmtKind::If {
                 cond,
                 then,
@@ -562,68 +811,33 @@ impl<'a> LowerCx<'a> {
                 let builtins = self.builtins;
                 builtins.lower_variable(id, self)
             }
-            ExprKind::Var(id) => Ok(*self.vars.get(&id.name).ok_or_else(|| {
-                Diagnostic::error(
+            ExprKind::Var(id) => match self.find_var(&id.name) {
+                Some(Some(var)) => Ok(var.value),
+                _ => Err(Diagnostic::error(
                     id.span,
-                    format!("${} is not assigned on every path to this use", id.name),
+                    format!("${} is used before it is assigned", id.name),
                 )
                 .with_label("used here")
                 .with_note(format!(
                     "assign ${} before this point in the same probe",
                     id.name
-                ))
-            })?),
+                ))),
+            },
+            ExprKind::Bool(b) => Ok(Value::Scalar(self.copy(Operand::Imm(i64::from(*b))))),
+            ExprKind::IncDec {
+                target,
+                delta,
+                prefix,
+            } => {
+                let delta = *delta;
+                let (old, new) = self.update_target(target, &mut |cx, old| {
+                    Ok(cx.alu(AluOp::Add, old, Operand::Imm(delta)))
+                })?;
+                Ok(Value::Scalar(if *prefix { new } else { old }))
+            }
             ExprKind::Map(access) => {
                 let (index, key) = self.map_key(access)?;
-                let ty = self.maps[index as usize]
-                    .script
-                    .as_ref()
-                    .expect("script map")
-                    .value
-                    .clone();
-                let ptr = self.lookup(index, key);
-                let found = self.new_block();
-                let missing = self.new_block();
-                let done = self.new_block();
-                self.terminate(Terminator::Branch {
-                    cond: CmpOp::Eq,
-                    lhs: ptr,
-                    rhs: Operand::Imm(0),
-                    then: missing,
-                    otherwise: found,
-                });
-                let result = match ty {
-                    Type::Str { len } => {
-                        let slot = self.slot(len);
-                        let at = Addr::Stack { slot, off: 0 };
-                        self.switch_to(found);
-                        self.copy_mem(at, Addr::Reg { base: ptr, off: 0 }, len);
-                        self.terminate(Terminator::Jump(done));
-                        self.switch_to(missing);
-                        self.store_value(at, Value::Mem { addr: at, len: 0 }, &ty);
-                        Value::Mem { addr: at, len }
-                    }
-                    _ => {
-                        let r = self.vreg();
-                        self.switch_to(found);
-                        self.emit(Inst::Load {
-                            dst: r,
-                            addr: Addr::Reg { base: ptr, off: 0 },
-                            size: MemSize::DW,
-                            signed: false,
-                        });
-                        self.terminate(Terminator::Jump(done));
-                        self.switch_to(missing);
-                        self.emit(Inst::Copy {
-                            dst: r,
-                            src: Operand::Imm(0),
-                        });
-                        Value::Scalar(r)
-                    }
-                };
-                self.terminate(Terminator::Jump(done));
-                self.switch_to(done);
-                Ok(result)
+                Ok(self.map_read(index, key))
             }
             ExprKind::Call { name, args } => {
                 let builtins = self.builtins;
@@ -653,22 +867,7 @@ impl<'a> LowerCx<'a> {
                 let signed = matches!(e.ty, Type::Int { signed: true, .. });
                 let a = self.scalar(lhs)?;
                 let b = self.scalar(rhs)?;
-                let op = match op {
-                    BinaryOp::Add => AluOp::Add,
-                    BinaryOp::Sub => AluOp::Sub,
-                    BinaryOp::Mul => AluOp::Mul,
-                    BinaryOp::Div if signed => AluOp::SDiv,
-                    BinaryOp::Div => AluOp::Div,
-                    BinaryOp::Mod if signed => AluOp::SMod,
-                    BinaryOp::Mod => AluOp::Mod,
-                    BinaryOp::BitAnd => AluOp::And,
-                    BinaryOp::BitOr => AluOp::Or,
-                    BinaryOp::BitXor => AluOp::Xor,
-                    BinaryOp::Shl => AluOp::Lsh,
-                    BinaryOp::Shr if signed => AluOp::Arsh,
-                    BinaryOp::Shr => AluOp::Rsh,
-                    _ => unreachable!("comparisons and logic are handled above"),
-                };
+                let op = alu_op(*op, signed);
                 Ok(Value::Scalar(self.alu(op, a, Operand::Reg(b))))
             }
             ExprKind::Ternary {
@@ -880,5 +1079,25 @@ impl<'a> LowerCx<'a> {
                 otherwise: differ,
             });
         }
+    }
+}
+
+/// The ALU operation of an arithmetic or bitwise operator.
+fn alu_op(op: BinaryOp, signed: bool) -> AluOp {
+    match op {
+        BinaryOp::Add => AluOp::Add,
+        BinaryOp::Sub => AluOp::Sub,
+        BinaryOp::Mul => AluOp::Mul,
+        BinaryOp::Div if signed => AluOp::SDiv,
+        BinaryOp::Div => AluOp::Div,
+        BinaryOp::Mod if signed => AluOp::SMod,
+        BinaryOp::Mod => AluOp::Mod,
+        BinaryOp::BitAnd => AluOp::And,
+        BinaryOp::BitOr => AluOp::Or,
+        BinaryOp::BitXor => AluOp::Xor,
+        BinaryOp::Shl => AluOp::Lsh,
+        BinaryOp::Shr if signed => AluOp::Arsh,
+        BinaryOp::Shr => AluOp::Rsh,
+        _ => unreachable!("comparisons and logic operators are lowered as branches"),
     }
 }

@@ -55,6 +55,46 @@ pub enum StmtKind {
         then: Block,
         otherwise: Option<Block>,
     },
+    /// `target op= value` (`@x += 1`, `$n <<= 2`).
+    CompoundAssign {
+        target: Target,
+        op: BinaryOp,
+        value: Expr,
+    },
+    /// `let $name;`, `let $name = value;`, `let $name: type = value;`: a variable scoped to
+    /// the enclosing block.
+    Let {
+        var: Ident,
+        ty: Option<Ident>,
+        value: Option<Expr>,
+    },
+    /// `while (cond) { ... }`.
+    While { cond: Expr, body: Block },
+    /// `break`: leaves the innermost loop.
+    Break,
+    /// `continue`: starts the innermost loop's next iteration.
+    Continue,
+    /// `return`: ends the probe.
+    Return,
+    /// `{ ... }`: a nested block, with its own scope for `let`.
+    Block(Block),
+}
+
+/// Something that can be assigned: a map element or a scratch variable.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Target {
+    Map(MapAccess),
+    Var(Ident),
+}
+
+impl Target {
+    /// Where the target is written.
+    pub fn span(&self) -> Span {
+        match self {
+            Target::Map(m) => m.span,
+            Target::Var(v) => v.span,
+        }
+    }
 }
 
 /// A name with its span (`comm`, `$x`, `@map` without their sigils).
@@ -96,6 +136,15 @@ impl Expr {
 pub enum ExprKind {
     /// An integer literal.
     Int(u64),
+    /// `true` or `false`.
+    Bool(bool),
+    /// `++x`, `x++`, `--x`, `x--`: `delta` is 1 or -1; the value is the new one when
+    /// `prefix`, the old one otherwise.
+    IncDec {
+        target: Target,
+        delta: i64,
+        prefix: bool,
+    },
     /// A string literal, escapes already decoded.
     Str(String),
     /// A builtin variable: `comm`, `pid`, ...

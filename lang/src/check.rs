@@ -55,7 +55,8 @@ pub fn check(program: Program, builtins: &dyn Builtins) -> Result<CheckedProgram
     let mut cx = Checker {
         builtins,
         maps: HashMap::new(),
-        vars: HashMap::new(),
+        scopes: vec![],
+        loops: 0,
         errors: vec![],
     };
     // Map types are inferred from assignments, so walk twice: the first pass learns map
@@ -64,7 +65,7 @@ pub fn check(program: Program, builtins: &dyn Builtins) -> Result<CheckedProgram
         let mut scratch = program.clone();
         cx.errors.clear();
         for probe in &mut scratch.probes {
-            cx.vars.clear();
+            cx.scopes = vec![HashMap::new()];
             if let Some(p) = &mut probe.predicate {
                 cx.expr(p);
                 cx.expect_condition(p);
@@ -99,7 +100,9 @@ pub fn check(program: Program, builtins: &dyn Builtins) -> Result<CheckedProgram
 struct Checker<'a> {
     builtins: &'a dyn Builtins,
     maps: HashMap<String, MapInfo>,
-    vars: HashMap<String, Type>,
+    /// Scratch variables, innermost scope last; `None` for a `let $x;` not yet typed.
+    scopes: Vec<HashMap<String, Option<Type>>>,
+    loops: u32,
     errors: Vec<Diagnostic>,
 }
 
@@ -110,8 +113,104 @@ pub fn map_display_name(name: &Ident) -> String {
 
 impl Checker<'_> {
     fn block(&mut self, block: &mut Block) {
+        self.scopes.push(HashMap::new());
         for stmt in &mut block.stmts {
             self.stmt(stmt);
+        }
+        self.scopes.pop();
+    }
+
+    /// The variable's slot in the innermost scope that has it.
+    fn var_mut(&mut self, name: &str) -> Option<&mut Option<Type>> {
+        self.scopes.iter_mut().rev().find_map(|s| s.get_mut(name))
+    }
+
+    /// Checks `$var = value`; a variable not declared with `let` belongs to the whole probe.
+    fn assign_var(&mut self, var: &Ident, value: &Expr) {
+        if let Type::Agg(_) = value.ty {
+            self.errors.push(aggregation_outside_assignment(value));
+            return;
+        }
+        if value.ty == Type::Void {
+            self.errors.push(no_value(value));
+            return;
+        }
+        if value.ty == Type::Unknown {
+            return;
+        }
+        match self.var_mut(&var.name) {
+            Some(Some(old)) => match unify(old, &value.ty) {
+                Some(t) => {
+                    *old = if matches!(old, Type::Int { .. }) {
+                        old.clone()
+                    } else {
+                        t
+                    }
+                }
+                None => {
+                    let old = old.clone();
+                    self.errors.push(
+                        Diagnostic::error(value.span, format!("type mismatch for ${}", var.name))
+                            .with_label(format!("this is {}", value.ty))
+                            .with_note(format!("${} holds values of type {old}", var.name)),
+                    );
+                }
+            },
+            Some(slot @ None) => *slot = Some(value.ty.clone()),
+            None => {
+                self.scopes[0].insert(var.name.clone(), Some(value.ty.clone()));
+            }
+        }
+    }
+
+    /// Checks the target of `++`, `--` or `op=`: an integer variable or map value (a map
+    /// used this way for the first time holds integers).
+    fn int_target(&mut self, target: &mut Target, span: Span) -> Type {
+        match target {
+            Target::Var(v) => match self.var_mut(&v.name) {
+                Some(Some(t)) if t.is_scalar() => t.clone(),
+                Some(Some(t)) => {
+                    let t = t.clone();
+                    self.errors.push(
+                        Diagnostic::error(v.span, format!("${} is {t}, not an integer", v.name))
+                            .with_label("cannot be incremented or combined arithmetically"),
+                    );
+                    Type::Unknown
+                }
+                _ => {
+                    self.errors.push(
+                        Diagnostic::error(v.span, format!("undefined variable ${}", v.name))
+                            .with_label("used here before any assignment")
+                            .with_note(format!("assign it first: `${} = 0;`", v.name)),
+                    );
+                    Type::Unknown
+                }
+            },
+            Target::Map(m) => {
+                for k in &mut m.keys {
+                    self.expr(k);
+                }
+                let name = map_display_name(&m.name);
+                match self.maps.get(&name).map(|i| i.value.clone()) {
+                    Some(t @ Type::Int { .. }) => t,
+                    Some(t) => {
+                        self.errors.push(
+                            Diagnostic::error(m.span, format!("{name} holds {t}, not integers"))
+                                .with_label("cannot be incremented or combined arithmetically"),
+                        );
+                        Type::Unknown
+                    }
+                    None => {
+                        let zero = Expr {
+                            kind: ExprKind::Int(0),
+                            span,
+                            ty: Type::I64,
+                        };
+                        self.assign_map(m, &zero);
+                        Type::I64
+                    }
+                }
+            }
         }
     }
 
@@ -132,37 +231,67 @@ impl Checker<'_> {
             }
             StmtKind::AssignVar { var, value } => {
                 self.expr(value);
-                if let Type::Agg(_) = value.ty {
-                    self.errors.push(aggregation_outside_assignment(value));
-                    return;
-                }
-                if value.ty == Type::Void {
-                    self.errors.push(no_value(value));
-                    return;
-                }
-                match self.vars.get(&var.name) {
-                    Some(old) if unify(old, &value.ty).is_none() && value.ty != Type::Unknown => {
-                        self.errors.push(
-                            Diagnostic::error(
-                                value.span,
-                                format!("type mismatch for ${}", var.name),
-                            )
-                            .with_label(format!("this is {}", value.ty))
-                            .with_note(format!(
-                                "${} was first assigned a value of type {old}",
-                                var.name
-                            )),
-                        );
-                    }
-                    Some(old) => {
-                        let t = unify(old, &value.ty).unwrap_or_else(|| old.clone());
-                        self.vars.insert(var.name.clone(), t);
-                    }
-                    None => {
-                        self.vars.insert(var.name.clone(), value.ty.clone());
-                    }
+                self.assign_var(var, value);
+            }
+            StmtKind::Let { var, ty, value } => {
+                let declared = match ty {
+                    None => None,
+                    Some(name) => match parse_type_name(&name.name) {
+                        Some(t) => Some(t),
+                        None => {
+                            self.errors.push(
+                                Diagnostic::error(name.span, format!("unknown type `{}`", name.name))
+                                    .with_label("not a type")
+                                    .with_note("types are int8, int16, int32, int64, uint8, uint16, uint32, uint64 and bool"),
+                            );
+                            return;
+                        }
+                    },
+                };
+                self.scopes
+                    .last_mut()
+                    .expect("a scope")
+                    .insert(var.name.clone(), declared);
+                if let Some(value) = value {
+                    self.expr(value);
+                    self.assign_var(var, value);
                 }
             }
+            StmtKind::CompoundAssign { target, op, value } => {
+                self.expr(value);
+                let op = *op;
+                if value.ty != Type::Unknown && !value.ty.is_scalar() {
+                    self.errors.push(
+                        operand_error(value, "an integer")
+                            .with_note(format!("`{}=` needs integers on both sides", op.symbol())),
+                    );
+                    return;
+                }
+                self.int_target(target, stmt.span);
+            }
+            StmtKind::While { cond, body } => {
+                self.expr(cond);
+                self.expect_condition(cond);
+                self.loops += 1;
+                self.block(body);
+                self.loops -= 1;
+            }
+            StmtKind::Break | StmtKind::Continue => {
+                if self.loops == 0 {
+                    let word = if stmt.kind == StmtKind::Break {
+                        "break"
+                    } else {
+                        "continue"
+                    };
+                    self.errors.push(
+                        Diagnostic::error(stmt.span, format!("`{word}` outside a loop"))
+                            .with_label("not inside `while`")
+                            .with_note(format!("`{word}` only makes sense in the body of a loop")),
+                    );
+                }
+            }
+            StmtKind::Return => {}
+            StmtKind::Block(b) => self.block(b),
             StmtKind::If {
                 cond,
                 then,
@@ -303,9 +432,11 @@ impl Checker<'_> {
                     Type::Unknown
                 }
             },
-            ExprKind::Var(id) => match self.vars.get(&id.name) {
-                Some(t) => t.clone(),
-                None => {
+            ExprKind::Bool(_) => Type::Bool,
+            ExprKind::IncDec { target, .. } => self.int_target(target, span),
+            ExprKind::Var(id) => match self.var_mut(&id.name) {
+                Some(Some(t)) => t.clone(),
+                _ => {
                     self.errors.push(
                         Diagnostic::error(id.span, format!("undefined variable ${}", id.name))
                             .with_label("used here before any assignment")
@@ -479,6 +610,23 @@ fn no_value(e: &Expr) -> Diagnostic {
 fn operand_error(e: &Expr, expected: &str) -> Diagnostic {
     Diagnostic::error(e.span, format!("expected {expected}, found {}", e.ty))
         .with_label(format!("this is {}", e.ty))
+}
+
+/// The type a `let` declaration names.
+pub fn parse_type_name(name: &str) -> Option<Type> {
+    let int = |bits, signed| Some(Type::Int { bits, signed });
+    match name {
+        "int8" => int(8, true),
+        "int16" => int(16, true),
+        "int32" => int(32, true),
+        "int64" => int(64, true),
+        "uint8" => int(8, false),
+        "uint16" => int(16, false),
+        "uint32" => int(32, false),
+        "uint64" => int(64, false),
+        "bool" => Some(Type::Bool),
+        _ => None,
+    }
 }
 
 /// Integers widen to 64 bits when stored in maps; booleans are stored as integers.

@@ -50,6 +50,17 @@ pub enum Tok {
     Tilde,
     If,
     Else,
+    While,
+    Break,
+    Continue,
+    Return,
+    Let,
+    True,
+    False,
+    PlusPlus,
+    MinusMinus,
+    /// `+=`, `-=`, ... with the operator's token (`Tok::Plus` for `+=`).
+    OpAssign(Box<Tok>),
     /// A name: a builtin or a function.
     Ident(String),
     /// `@name` (the name without `@`; empty for `@`).
@@ -62,6 +73,23 @@ pub enum Tok {
 }
 
 impl Tok {
+    /// The operator of a compound assignment (`Tok::Plus` for `+=`).
+    pub fn compound_op(&self) -> crate::ast::BinaryOp {
+        use crate::ast::BinaryOp;
+        match self {
+            Tok::Plus => BinaryOp::Add,
+            Tok::Minus => BinaryOp::Sub,
+            Tok::Star => BinaryOp::Mul,
+            Tok::Slash => BinaryOp::Div,
+            Tok::Percent => BinaryOp::Mod,
+            Tok::Amp => BinaryOp::BitAnd,
+            Tok::Pipe => BinaryOp::BitOr,
+            Tok::Caret => BinaryOp::BitXor,
+            Tok::Shl => BinaryOp::Shl,
+            _ => BinaryOp::Shr,
+        }
+    }
+
     /// The token as the user wrote it (or a description, for names and literals).
     pub fn describe(&self) -> String {
         let fixed = match self {
@@ -104,6 +132,16 @@ impl Tok {
             Tok::Tilde => "~",
             Tok::If => "if",
             Tok::Else => "else",
+            Tok::While => "while",
+            Tok::Break => "break",
+            Tok::Continue => "continue",
+            Tok::Return => "return",
+            Tok::Let => "let",
+            Tok::True => "true",
+            Tok::False => "false",
+            Tok::PlusPlus => "++",
+            Tok::MinusMinus => "--",
+            Tok::OpAssign(op) => return format!("`{}=`", op.describe().trim_matches('`')),
         };
         format!("`{fixed}`")
     }
@@ -178,6 +216,26 @@ enum Raw {
     If,
     #[token("else")]
     Else,
+    #[token("while")]
+    While,
+    #[token("break")]
+    Break,
+    #[token("continue")]
+    Continue,
+    #[token("return")]
+    Return,
+    #[token("let")]
+    Let,
+    #[token("true")]
+    True,
+    #[token("false")]
+    False,
+    #[token("++")]
+    PlusPlus,
+    #[token("--")]
+    MinusMinus,
+    #[regex(r"(\+|-|\*|/|%|&|\||\^|<<|>>)=")]
+    OpAssign,
     #[regex("[A-Za-z_][A-Za-z0-9_]*")]
     Ident,
     #[regex("@[A-Za-z0-9_]*")]
@@ -246,6 +304,12 @@ impl Lexer<'_> {
                 return Ok(self.out);
             }
             match self.mode {
+                Mode::AttachPoint if self.src[self.pos..].starts_with("#include") => {
+                    // C headers are not read; type information comes from BTF.
+                    self.pos = self.src[self.pos..]
+                        .find('\n')
+                        .map_or(self.src.len(), |n| self.pos + n);
+                }
                 Mode::AttachPoint => self.attach_point()?,
                 Mode::AfterAttachPoint | Mode::AfterPredicate => {
                     let c = self.src.as_bytes()[self.pos];
@@ -475,13 +539,34 @@ impl Lexer<'_> {
             Raw::Tilde => Tok::Tilde,
             Raw::If => Tok::If,
             Raw::Else => Tok::Else,
+            Raw::While => Tok::While,
+            Raw::Break => Tok::Break,
+            Raw::Continue => Tok::Continue,
+            Raw::Return => Tok::Return,
+            Raw::Let => Tok::Let,
+            Raw::True => Tok::True,
+            Raw::False => Tok::False,
+            Raw::PlusPlus => Tok::PlusPlus,
+            Raw::MinusMinus => Tok::MinusMinus,
+            Raw::OpAssign => Tok::OpAssign(Box::new(match &text[..text.len() - 1] {
+                "+" => Tok::Plus,
+                "-" => Tok::Minus,
+                "*" => Tok::Star,
+                "/" => Tok::Slash,
+                "%" => Tok::Percent,
+                "&" => Tok::Amp,
+                "|" => Tok::Pipe,
+                "^" => Tok::Caret,
+                "<<" => Tok::Shl,
+                _ => Tok::Shr,
+            })),
             Raw::Ident => Tok::Ident(text.to_string()),
             Raw::Map => Tok::Map(text[1..].to_string()),
             Raw::Var => Tok::Var(text[1..].to_string()),
             Raw::Int => Tok::Int(parse_int(text).ok_or_else(|| {
                 Diagnostic::error(Span::new(start, end), format!("invalid integer `{text}`"))
-                    .with_label("not a decimal or hex integer that fits in 64 bits")
-                    .with_note("integers are decimal (`42`) or hexadecimal (`0x2a`), at most 18446744073709551615")
+                    .with_label("not an integer that fits in 64 bits")
+                    .with_note("integers are decimal `42`, hex `0x2a`, octal `052`, with optional `_`, a C suffix (`u`, `ul`, ...), an exponent `4e2` or a duration (`ns`, `us`, `ms`, `s`)")
             })?),
         };
         self.push(start, tok, end);
@@ -522,7 +607,35 @@ impl Lexer<'_> {
                         'r' => '\r',
                         '"' => '"',
                         '\\' => '\\',
-                        '0' => '\0',
+                        'x' => {
+                            let hex: String = chars.clone().take(2).map(|(_, c)| c).collect();
+                            let v = (hex.len() == 2)
+                                .then(|| u8::from_str_radix(&hex, 16).ok())
+                                .flatten()
+                                .ok_or_else(|| {
+                                    Diagnostic::error(
+                                        Span::new(at, at + 2 + hex.len()),
+                                        "invalid escape `\\x`",
+                                    )
+                                    .with_label("expected two hex digits")
+                                    .with_note("write a byte as `\\x41`")
+                                })?;
+                            chars.nth(1);
+                            char::from(v)
+                        }
+                        '0'..='7' => {
+                            let mut v = e.to_digit(8).expect("octal digit");
+                            for _ in 0..2 {
+                                match chars.clone().next() {
+                                    Some((_, d @ '0'..='7')) => {
+                                        v = v * 8 + d.to_digit(8).expect("octal digit");
+                                        chars.next();
+                                    }
+                                    _ => break,
+                                }
+                            }
+                            char::from(v as u8)
+                        }
                         other => {
                             let len = other.len_utf8();
                             return Err(Diagnostic::error(
@@ -530,7 +643,9 @@ impl Lexer<'_> {
                                 format!("unknown escape `\\{other}`"),
                             )
                             .with_label("not an escape sequence")
-                            .with_note("escapes are \\n \\t \\r \\\" \\\\ and \\0"));
+                            .with_note(
+                                "escapes are \\n \\t \\r \\\" \\\\, \\xNN and octal \\NNN",
+                            ));
                         }
                     });
                 }
@@ -547,10 +662,29 @@ fn unterminated(start: usize) -> Diagnostic {
         .with_note("close it with `\"` on the same line")
 }
 
+/// Integer literals: decimal, hex `0x1f`, octal `017`, `_` separators, C suffixes
+/// (`u`, `l`, `ul`, `ll`, `ull`), scientific `2e3`, and durations (`ns`, `us`, `ms`, `s`,
+/// in nanoseconds).
 fn parse_int(text: &str) -> Option<u64> {
     let t = text.replace('_', "");
-    match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        Some(hex) => u64::from_str_radix(hex, 16).ok(),
-        None => t.parse().ok(),
+    if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        return u64::from_str_radix(hex.trim_end_matches(['u', 'U', 'l', 'L']), 16).ok();
     }
+    let digits_end = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, suffix) = t.split_at(digits_end);
+    let value: u64 = if digits.len() > 1 && digits.starts_with('0') {
+        u64::from_str_radix(digits, 8).ok()?
+    } else {
+        digits.parse().ok()?
+    };
+    let scale: u64 = match suffix.to_ascii_lowercase().as_str() {
+        "" | "u" | "l" | "ul" | "lu" | "ll" | "ull" | "llu" => 1,
+        "ns" => 1,
+        "us" => 1_000,
+        "ms" => 1_000_000,
+        "s" => 1_000_000_000,
+        e if e.starts_with('e') => 10u64.checked_pow(e[1..].parse().ok()?)?,
+        _ => return None,
+    };
+    value.checked_mul(scale)
 }
