@@ -126,6 +126,13 @@ fn diagnostics_are_rendered_with_file_line_column_and_caret() {
         ("compound_with_string_value", "BEGIN { $x = 1; $x += comm; }"),
         ("let_type_mismatch", "BEGIN { let $x: uint32 = 1; $x = comm; }"),
         ("let_scope_ends_with_block", "BEGIN { { let $x = 1; } @y = $x; }"),
+        ("delete_needs_a_map", "BEGIN { delete(1); }"),
+        ("delete_needs_a_key", "BEGIN { @m[1] = 1; delete(@m); }"),
+        ("delete_unknown_map", "BEGIN { delete(@nope[1]); }"),
+        ("delete_wrong_key_type", "BEGIN { @m[1] = 1; delete(@m, \"a\"); }"),
+        ("has_key_two_keys", "BEGIN { @m[1] = 1; @x = has_key(@m[1], 1); }"),
+        ("clear_with_key", "BEGIN { @m[1] = 1; clear(@m[1]); }"),
+        ("zero_two_args", "BEGIN { @m[1] = 1; zero(@m, 1); }"),
         (
             "stack_too_large",
             "BEGIN { $a = \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"; $b = $a; $c = $a; $d = $a; $e = $a; $f = $a; $g = $a; $h = $a; }",

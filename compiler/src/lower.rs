@@ -13,6 +13,7 @@ use std::collections::HashMap;
 pub mod helper {
     pub const MAP_LOOKUP_ELEM: u32 = 1;
     pub const MAP_UPDATE_ELEM: u32 = 2;
+    pub const MAP_DELETE_ELEM: u32 = 3;
     pub const KTIME_GET_NS: u32 = 5;
     pub const GET_SMP_PROCESSOR_ID: u32 = 8;
     pub const GET_CURRENT_PID_TGID: u32 = 14;
@@ -382,12 +383,13 @@ impl<'a> LowerCx<'a> {
             .expect("the checker registered every map")
     }
 
-    /// Builds the zeroed key of a map access in a new stack slot.
-    fn map_key(&mut self, access: &MapAccess) -> Result<(u32, Addr), Diagnostic> {
-        let (index, meta) = self.script_map(&access.name);
+    /// Builds the zeroed key of map `name` from `keys` in a new stack slot; returns the
+    /// map's index and the key's address.
+    pub fn map_key(&mut self, name: &Ident, keys: &[Expr]) -> Result<(u32, Addr), Diagnostic> {
+        let (index, meta) = self.script_map(name);
         let layout = meta.script.as_ref().expect("script map").key.clone();
         let slot = self.zeroed_slot(meta.key_size);
-        for (k, (ty, off)) in access.keys.iter().zip(layout) {
+        for (k, (ty, off)) in keys.iter().zip(layout) {
             let v = self.expr(k)?;
             self.store_value(
                 Addr::Stack {
@@ -399,6 +401,22 @@ impl<'a> LowerCx<'a> {
             );
         }
         Ok((index, Addr::Stack { slot, off: 0 }))
+    }
+
+    /// The index of map `name` in the object.
+    pub fn map_index(&self, name: &Ident) -> u32 {
+        self.script_map(name).0
+    }
+
+    /// `bpf_map_delete_elem(map, key)`.
+    pub fn delete(&mut self, map: u32, key: Addr) {
+        let m = self.map_ref(map);
+        let k = self.addr_reg(key);
+        self.emit(Inst::Call {
+            dst: None,
+            helper: helper::MAP_DELETE_ELEM,
+            args: vec![Operand::Reg(m), Operand::Reg(k)],
+        });
     }
 
     fn block(&mut self, block: &Block) -> Result<(), Diagnostic> {
@@ -534,7 +552,7 @@ impl<'a> LowerCx<'a> {
                 Ok((old, new))
             }
             Target::Map(m) => {
-                let (index, key) = self.map_key(m)?;
+                let (index, key) = self.map_key(&m.name, &m.keys)?;
                 let Value::Scalar(old) = self.map_read(index, key) else {
                     unreachable!("integer map")
                 };
@@ -620,7 +638,7 @@ impl<'a> LowerCx<'a> {
                 self.expr_any(e)?;
             }
             StmtKind::AssignMap { map, value } => {
-                let (index, key) = self.map_key(map)?;
+                let (index, key) = self.map_key(&map.name, &map.keys)?;
                 self.span = stmt.span;
                 if let (ExprKind::Call { name, args }, Type::Agg(_)) = (&value.kind, &value.ty) {
                     let meta = &self.maps[index as usize];
@@ -836,7 +854,7 @@ impl<'a> LowerCx<'a> {
                 Ok(Value::Scalar(if *prefix { new } else { old }))
             }
             ExprKind::Map(access) => {
-                let (index, key) = self.map_key(access)?;
+                let (index, key) = self.map_key(&access.name, &access.keys)?;
                 Ok(self.map_read(index, key))
             }
             ExprKind::Call { name, args } => {

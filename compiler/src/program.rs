@@ -59,6 +59,10 @@ pub enum EventKind {
     Exit,
     /// `printf(format, args...)`.
     Printf { format: String, args: Vec<EventArg> },
+    /// `clear(@m)`: delete every key of map number `map`.
+    ClearMap { map: u32 },
+    /// `zero(@m)`: set every value of map number `map` to zero.
+    ZeroMap { map: u32 },
 }
 
 /// One BPF program: the code of one probe body for one attach point.

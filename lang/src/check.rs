@@ -12,6 +12,9 @@ use std::collections::HashMap;
 pub trait Builtins {
     /// The type of builtin variable `name`, or `None` if there is no such variable.
     fn variable(&self, name: &str) -> Option<Type>;
+    /// True for functions whose first argument names a map (`delete(@m[k])`,
+    /// `clear(@m)`) instead of reading it; their other arguments are that map's key.
+    fn takes_map(&self, name: &str) -> bool;
     /// Checks a call of builtin function `name` whose arguments are already typed and
     /// returns its type; `None` if there is no such function.
     fn check_call(
@@ -161,6 +164,66 @@ impl Checker<'_> {
                 self.scopes[0].insert(var.name.clone(), Some(value.ty.clone()));
             }
         }
+    }
+
+    /// Checks the map named by the first argument of a map function, and its key: either
+    /// inside the brackets (`delete(@m[k])`) or as the other arguments (`delete(@m, k)`).
+    fn map_argument(&mut self, args: &mut [Expr]) -> bool {
+        let Some((first, rest)) = args.split_first_mut() else {
+            return true;
+        };
+        let ExprKind::Map(m) = &mut first.kind else {
+            self.errors.push(
+                Diagnostic::error(first.span, "expected a map")
+                    .with_label("not a map")
+                    .with_note("this function works on a map: write `@name` or `@name[key]`"),
+            );
+            return false;
+        };
+        for k in m.keys.iter_mut().chain(rest.iter_mut()) {
+            self.expr(k);
+        }
+        first.ty = Type::Void;
+        let name = map_display_name(&m.name);
+        let Some(info) = self.maps.get(&name) else {
+            self.errors.push(
+                Diagnostic::error(m.span, format!("{name} is never assigned"))
+                    .with_label("no such map")
+                    .with_note(format!(
+                        "assign it somewhere in the script: `{name} = ...;`"
+                    )),
+            );
+            return false;
+        };
+        let keys: Vec<&Expr> = if m.keys.is_empty() {
+            rest.iter().collect()
+        } else {
+            m.keys.iter().collect()
+        };
+        if keys.is_empty() {
+            return true;
+        }
+        let matches = keys.len() == info.key.len()
+            && keys
+                .iter()
+                .zip(&info.key)
+                .all(|(k, t)| k.ty == Type::Unknown || unify(&storage_type(&k.ty), t).is_some());
+        if !matches {
+            let want = info
+                .key
+                .iter()
+                .map(|t| t.to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let span = keys[0].span.to(keys[keys.len() - 1].span);
+            self.errors.push(
+                Diagnostic::error(span, format!("this key does not fit {name}"))
+                    .with_label(format!("{name} is keyed by [{want}]"))
+                    .with_related(info.span, "first assigned here"),
+            );
+            return false;
+        }
+        true
     }
 
     /// Checks the target of `++`, `--` or `op=`: an integer variable or map value (a map
@@ -489,8 +552,14 @@ impl Checker<'_> {
                 }
             }
             ExprKind::Call { name, args } => {
-                for a in args.iter_mut() {
-                    self.expr(a);
+                if self.builtins.takes_map(&name.name) {
+                    if !self.map_argument(args) {
+                        return Type::Unknown;
+                    }
+                } else {
+                    for a in args.iter_mut() {
+                        self.expr(a);
+                    }
                 }
                 if args.iter().any(|a| a.ty == Type::Unknown) {
                     return Type::Unknown;

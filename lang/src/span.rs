@@ -16,6 +16,14 @@ impl Span {
         }
     }
 
+    /// The smallest span covering both.
+    pub fn to(self, other: Span) -> Span {
+        Span {
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
+    }
+
     /// As a `Range<usize>`, for codespan-reporting labels.
     pub fn range(self) -> std::ops::Range<usize> {
         self.start as usize..self.end as usize

@@ -7,6 +7,24 @@ use std::os::fd::RawFd;
 /// A key with its value, once per CPU for per-CPU maps (once for the others).
 pub type Entry = (Vec<u8>, Vec<Vec<u8>>);
 
+/// Every key of a map.
+pub fn keys(map_fd: RawFd, key_size: u32) -> io::Result<Vec<Vec<u8>>> {
+    let mut out: Vec<Vec<u8>> = vec![];
+    let mut next = vec![0u8; key_size as usize];
+    loop {
+        let prev = out.last().map_or(std::ptr::null(), |k| k.as_ptr().cast());
+        // SAFETY: key buffers have the map's key size.
+        let rc = unsafe { sys::bpf_map_get_next_key(map_fd, prev, next.as_mut_ptr().cast()) };
+        if rc < 0 {
+            if -rc == libc::ENOENT {
+                return Ok(out);
+            }
+            return Err(io::Error::from_raw_os_error(-rc));
+        }
+        out.push(next.clone());
+    }
+}
+
 /// Every key of a map with its value; per-CPU maps give one value per possible CPU.
 pub fn entries(
     map_fd: RawFd,
@@ -25,25 +43,7 @@ pub fn entries(
         value_size as usize
     };
     let mut out = vec![];
-    let mut key = vec![0u8; key_size as usize];
-    let mut next = vec![0u8; key_size as usize];
-    let mut first = true;
-    loop {
-        let prev = if first {
-            std::ptr::null()
-        } else {
-            key.as_ptr().cast()
-        };
-        // SAFETY: key buffers have the map's key size.
-        let rc = unsafe { sys::bpf_map_get_next_key(map_fd, prev, next.as_mut_ptr().cast()) };
-        if rc < 0 {
-            if -rc == libc::ENOENT {
-                return Ok(out);
-            }
-            return Err(io::Error::from_raw_os_error(-rc));
-        }
-        first = false;
-        key.copy_from_slice(&next);
+    for key in keys(map_fd, key_size)? {
         let mut value = vec![0u8; stride * cpus];
         // SAFETY: the value buffer holds a value per CPU at the kernel's stride.
         let rc = unsafe {
@@ -57,8 +57,9 @@ pub fn entries(
             .chunks(stride)
             .map(|c| c[..value_size as usize].to_vec())
             .collect();
-        out.push((key.clone(), values));
+        out.push((key, values));
     }
+    Ok(out)
 }
 
 /// The value of one key, if present (`value_len` bytes).
@@ -72,4 +73,38 @@ pub fn lookup(map_fd: RawFd, key: &[u8], value_len: usize) -> io::Result<Option<
         rc if -rc == libc::ENOENT => Ok(None),
         rc => Err(io::Error::from_raw_os_error(-rc)),
     }
+}
+
+/// Deletes every element.
+pub fn clear(map_fd: RawFd, key_size: u32) -> io::Result<()> {
+    for key in keys(map_fd, key_size)? {
+        // SAFETY: a key of the map's key size.
+        unsafe { sys::bpf_map_delete_elem(map_fd, key.as_ptr().cast()) };
+    }
+    Ok(())
+}
+
+/// Sets every value to zero, keeping the keys (on every CPU for per-CPU maps).
+pub fn zero(map_fd: RawFd, key_size: u32, value_size: u32, percpu: bool) -> io::Result<()> {
+    let cpus = if percpu {
+        crate::libbpf::possible_cpus()
+    } else {
+        1
+    };
+    let stride = if percpu {
+        value_size.div_ceil(8) as usize * 8
+    } else {
+        value_size as usize
+    };
+    let zeros = vec![0u8; stride * cpus];
+    for key in keys(map_fd, key_size)? {
+        // SAFETY: key and value buffers of the map's sizes.
+        let rc = unsafe {
+            sys::bpf_map_update_elem(map_fd, key.as_ptr().cast(), zeros.as_ptr().cast(), 0)
+        };
+        if rc < 0 && -rc != libc::ENOENT {
+            return Err(io::Error::from_raw_os_error(-rc));
+        }
+    }
+    Ok(())
 }

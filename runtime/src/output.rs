@@ -12,6 +12,10 @@ pub enum Event {
     Print(String),
     /// Stop tracing.
     Exit,
+    /// Delete every element of map number `.0`.
+    ClearMap(u32),
+    /// Zero every value of map number `.0`.
+    ZeroMap(u32),
 }
 
 /// Decodes one ring buffer record: its first 8 bytes are the event id.
@@ -19,6 +23,8 @@ pub fn decode_event(events: &[EventKind], record: &[u8], fmt: &dyn BuiltinFormat
     let id = u64::from_le_bytes(record.get(..8)?.try_into().ok()?);
     match events.get(usize::try_from(id).ok()?)? {
         EventKind::Exit => Some(Event::Exit),
+        EventKind::ClearMap { map } => Some(Event::ClearMap(*map)),
+        EventKind::ZeroMap { map } => Some(Event::ZeroMap(*map)),
         EventKind::Printf { format, args } => {
             let values: Vec<ArgValue> = args.iter().map(|a| decode_arg(a, record)).collect();
             Some(Event::Print(fmt.printf(format, &values)))

@@ -322,6 +322,24 @@ pub fn run(
                     out.write_all(s.as_bytes()).ok();
                 }
                 Some(Event::Exit) => exit = true,
+                Some(Event::ClearMap(map)) => {
+                    let meta = &compiled.maps[map as usize];
+                    if let Some(fd) = object.map_fd(&meta.object_name) {
+                        crate::maps::clear(fd, meta.key_size).ok();
+                    }
+                }
+                Some(Event::ZeroMap(map)) => {
+                    let meta = &compiled.maps[map as usize];
+                    if let Some(fd) = object.map_fd(&meta.object_name) {
+                        crate::maps::zero(
+                            fd,
+                            meta.key_size,
+                            meta.value_size,
+                            meta.map_type == MAP_PERCPU_HASH,
+                        )
+                        .ok();
+                    }
+                }
                 None => {}
             }
         }

@@ -2,19 +2,23 @@
 //! own module: its signature and docs (for the checker and `--help`), its lowering to IR
 //! (for the compiler) and, where it has one, its output formatting (for the runtime).
 
+mod clear;
 mod comm;
 mod count;
 mod cpu;
+mod delete;
 mod exit;
+mod has_key;
 mod nsecs;
 mod pid;
 pub mod printf;
 mod tid;
+mod zero;
 
 use probe_compiler::ir::VReg;
 use probe_compiler::lower::{LowerCx, Value};
 use probe_compiler::{ArgValue, BuiltinFormat, BuiltinLowering};
-use probe_lang::ast::{Expr, Ident};
+use probe_lang::ast::{Expr, ExprKind, Ident};
 use probe_lang::types::{Aggregation, Type};
 use probe_lang::{Builtins, Diagnostic, Span};
 
@@ -58,7 +62,14 @@ pub struct AggregationDef {
 /// Every builtin variable.
 pub const VARIABLES: &[&Variable] = &[&comm::COMM, &cpu::CPU, &nsecs::NSECS, &pid::PID, &tid::TID];
 /// Every builtin function.
-pub const FUNCTIONS: &[&Function] = &[&exit::EXIT, &printf::PRINTF];
+pub const FUNCTIONS: &[&Function] = &[
+    &clear::CLEAR,
+    &delete::DELETE,
+    &exit::EXIT,
+    &has_key::HAS_KEY,
+    &printf::PRINTF,
+    &zero::ZERO,
+];
 /// Every aggregation.
 pub const AGGREGATIONS: &[&AggregationDef] = &[&count::COUNT];
 
@@ -76,7 +87,14 @@ impl Stdlib {
     }
 }
 
+/// Functions whose first argument names a map.
+const MAP_FUNCTIONS: [&str; 4] = ["clear", "delete", "has_key", "zero"];
+
 impl Builtins for Stdlib {
+    fn takes_map(&self, name: &str) -> bool {
+        MAP_FUNCTIONS.contains(&name)
+    }
+
     fn variable(&self, name: &str) -> Option<Type> {
         VARIABLES
             .iter()
@@ -178,4 +196,53 @@ fn read_u64(b: &[u8]) -> u64 {
     let n = b.len().min(8);
     w[..n].copy_from_slice(&b[..n]);
     u64::from_le_bytes(w)
+}
+
+/// Checks `f(@m[key])` or `f(@m, key)`: a map and exactly one way of giving the key.
+fn expect_map_and_key(
+    name: &Ident,
+    args: &[Expr],
+    span: Span,
+    signature: &str,
+) -> Result<(), Diagnostic> {
+    let keyed =
+        matches!(args.first().map(|a| &a.kind), Some(ExprKind::Map(m)) if !m.keys.is_empty());
+    let ok = match args.len() {
+        1 => keyed,
+        2 => !keyed,
+        _ => false,
+    };
+    if ok {
+        return Ok(());
+    }
+    Err(
+        Diagnostic::error(span, format!("{}() needs a map and a key", name.name))
+            .with_label("in this call")
+            .with_note(format!("usage: {signature}")),
+    )
+}
+
+/// Checks that `arg` names a whole map, without a key.
+fn expect_whole_map(arg: &Expr) -> Result<(), Diagnostic> {
+    match &arg.kind {
+        ExprKind::Map(m) if m.keys.is_empty() => Ok(()),
+        _ => Err(Diagnostic::error(arg.span, "expected a whole map")
+            .with_label("a map element")
+            .with_note("write the map without a key: `@name`")),
+    }
+}
+
+/// The map and the key of `f(@m[key])` or `f(@m, key)`, the key built on the stack.
+fn map_and_key(
+    args: &[Expr],
+    cx: &mut LowerCx,
+) -> Result<(u32, probe_compiler::ir::Addr), Diagnostic> {
+    let ExprKind::Map(m) = &args[0].kind else {
+        unreachable!("checked")
+    };
+    if m.keys.is_empty() {
+        cx.map_key(&m.name, &args[1..])
+    } else {
+        cx.map_key(&m.name, &m.keys)
+    }
 }
