@@ -8,11 +8,12 @@ use std::path::PathBuf;
 #[derive(Parser, Debug)]
 #[command(name = "probe", version, about, long_about = None)]
 struct Cli {
-    /// A script file, or the program text itself (`'tracepoint:syscalls:sys_enter_read { ... }'`).
-    #[arg(value_name = "SCRIPT")]
-    script: Option<String>,
+    /// A script file, or the program text itself, then the positional parameters `$1`,
+    /// `$2`, ... (all of them are parameters with `-e`).
+    #[arg(value_name = "SCRIPT [ARGS]")]
+    positional: Vec<String>,
     /// The program text.
-    #[arg(short = 'e', value_name = "PROGRAM", conflicts_with = "script")]
+    #[arg(short = 'e', value_name = "PROGRAM")]
     program: Option<String>,
     /// Run this command, trace while it runs, stop when it exits.
     #[arg(short = 'c', value_name = "CMD")]
@@ -47,7 +48,14 @@ pub enum Emit {
 /// Runs the CLI; returns the process exit status.
 pub fn main() -> i32 {
     let cli = Cli::parse();
-    let source = match (&cli.program, &cli.script) {
+    let (script, params) = match &cli.program {
+        Some(_) => (None, cli.positional.clone()),
+        None => match cli.positional.split_first() {
+            Some((s, rest)) => (Some(s.clone()), rest.to_vec()),
+            None => (None, vec![]),
+        },
+    };
+    let source = match (&cli.program, &script) {
         (Some(text), _) => Source {
             name: "stdin".into(),
             text: text.clone(),
@@ -77,6 +85,7 @@ pub fn main() -> i32 {
         dry_run: cli.dry_run,
         verbose: cli.verbose,
         command: cli.command,
+        params,
     };
     pipeline::run(&source, &options)
 }

@@ -21,6 +21,8 @@ pub struct Options {
     pub dry_run: bool,
     pub verbose: u8,
     pub command: Option<String>,
+    /// The positional parameters `$1`, `$2`, ...
+    pub params: Vec<String>,
 }
 
 /// Compiles `source` through every stage up to the object; on errors prints them and
@@ -35,7 +37,7 @@ fn front(source: &Source, options: &Options) -> Result<(CompiledProgram, Vec<u8>
         println!("{ast:#?}");
         return Err(0);
     }
-    let checked = probe_lang::check(ast, &Stdlib).map_err(report)?;
+    let checked = probe_lang::check_with_params(ast, &Stdlib, &options.params).map_err(report)?;
     let compiled = probe_compiler::compile(&checked, &Stdlib).map_err(report)?;
     if options.emit == Some(Emit::Ir) {
         for p in &compiled.probes {

@@ -152,6 +152,13 @@ fn diagnostics_are_rendered_with_file_line_column_and_caret() {
 }
 
 #[test]
+fn a_parameter_that_is_not_a_number_needs_str() {
+    let o = run_probe(&["-e", "BEGIN { @x = $1; }", "abc"]);
+    assert_eq!(o.status.code(), Some(1));
+    insta::assert_snapshot!(stderr(&o));
+}
+
+#[test]
 fn diagnostics_name_the_script_file() {
     let path = std::env::temp_dir().join(format!("probe-diag-{}.bt", std::process::id()));
     std::fs::write(&path, "BEGIN\n{\n  @x = nope;\n}\n").unwrap();

@@ -489,3 +489,36 @@ fn without_privileges_says_to_run_as_root() {
         "probe: cannot load BPF programs: Operation not permitted; run probe as root (it needs CAP_BPF and CAP_PERFMON)\n"
     );
 }
+
+#[test]
+fn positional_parameters_match_bpftrace() {
+    let _k = kernel();
+    let script = "BEGIN { printf(\"%d %d %s %s %d|%s|\\n\", $1 + 1, $#, str($2), str($1), $5, str($4)); exit(); }";
+    let ours = run_probe(&["-e", script, "41", "hello"]);
+    assert!(ours.status.success(), "{}", stderr(&ours));
+    assert_eq!(
+        stdout(&ours),
+        "Attaching 1 probe...\n42 2 hello 41 0||\n\n\n"
+    );
+    let mut bt = std::process::Command::new("bpftrace");
+    bt.args(["-e", script, "41", "hello"]);
+    assert_eq!(
+        stdout(&run_with_timeout(bt, Duration::from_secs(60))),
+        stdout(&ours)
+    );
+    // A script file takes its parameters after its name.
+    let path = std::env::temp_dir().join(format!("probe-params-{}.bt", std::process::id()));
+    std::fs::write(
+        &path,
+        "BEGIN { printf(\"%s=%d\\n\", str($1), $2); exit(); }",
+    )
+    .unwrap();
+    let o = run_probe(&[path.to_str().unwrap(), "answer", "42"]);
+    std::fs::remove_file(&path).ok();
+    assert_eq!(
+        stdout(&o),
+        "Attaching 1 probe...\nanswer=42\n\n\n",
+        "{}",
+        stderr(&o)
+    );
+}

@@ -842,6 +842,12 @@ impl<'a> LowerCx<'a> {
                 ))),
             },
             ExprKind::Bool(b) => Ok(Value::Scalar(self.copy(Operand::Imm(i64::from(*b))))),
+            ExprKind::Positional(_) | ExprKind::ParamCount => Err(Diagnostic::error(
+                e.span,
+                "positional parameters must be substituted before compiling",
+            )
+            .with_label("still a parameter")
+            .with_note("check the program with probe_lang::check_with_params")),
             ExprKind::IncDec {
                 target,
                 delta,

@@ -151,6 +151,10 @@ pub enum ExprKind {
     Builtin(Ident),
     /// A scratch variable `$name`.
     Var(Ident),
+    /// A positional parameter `$1`, `$2`, ... (replaced by its value before checking).
+    Positional(u32),
+    /// `$#`: how many positional parameters were given.
+    ParamCount,
     /// A map read `@name[keys]`.
     Map(MapAccess),
     /// A function call `name(args)`.
@@ -233,4 +237,88 @@ impl BinaryOp {
         use BinaryOp::*;
         matches!(self, Eq | Ne | Lt | Le | Gt | Ge)
     }
+}
+
+/// Calls `f` on every expression of the program, children before their parent.
+pub fn for_each_expr_mut(program: &mut Program, f: &mut dyn FnMut(&mut Expr)) {
+    for p in &mut program.probes {
+        if let Some(e) = &mut p.predicate {
+            expr_mut(e, f);
+        }
+        block_mut(&mut p.body, f);
+    }
+}
+
+fn block_mut(b: &mut Block, f: &mut dyn FnMut(&mut Expr)) {
+    for s in &mut b.stmts {
+        match &mut s.kind {
+            StmtKind::Expr(e) | StmtKind::AssignVar { value: e, .. } => expr_mut(e, f),
+            StmtKind::AssignMap { map, value } => {
+                map.keys.iter_mut().for_each(|k| expr_mut(k, f));
+                expr_mut(value, f);
+            }
+            StmtKind::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                expr_mut(cond, f);
+                block_mut(then, f);
+                if let Some(o) = otherwise {
+                    block_mut(o, f);
+                }
+            }
+            StmtKind::CompoundAssign { target, value, .. } => {
+                target_mut(target, f);
+                expr_mut(value, f);
+            }
+            StmtKind::Let { value, .. } => {
+                if let Some(v) = value {
+                    expr_mut(v, f);
+                }
+            }
+            StmtKind::While { cond, body } => {
+                expr_mut(cond, f);
+                block_mut(body, f);
+            }
+            StmtKind::Block(b) => block_mut(b, f),
+            StmtKind::Break | StmtKind::Continue | StmtKind::Return => {}
+        }
+    }
+}
+
+fn target_mut(t: &mut Target, f: &mut dyn FnMut(&mut Expr)) {
+    if let Target::Map(m) = t {
+        m.keys.iter_mut().for_each(|k| expr_mut(k, f));
+    }
+}
+
+fn expr_mut(e: &mut Expr, f: &mut dyn FnMut(&mut Expr)) {
+    match &mut e.kind {
+        ExprKind::Map(m) => m.keys.iter_mut().for_each(|k| expr_mut(k, f)),
+        ExprKind::Call { args, .. } => args.iter_mut().for_each(|a| expr_mut(a, f)),
+        ExprKind::Unary { expr, .. } => expr_mut(expr, f),
+        ExprKind::Binary { lhs, rhs, .. } => {
+            expr_mut(lhs, f);
+            expr_mut(rhs, f);
+        }
+        ExprKind::Ternary {
+            cond,
+            then,
+            otherwise,
+        } => {
+            expr_mut(cond, f);
+            expr_mut(then, f);
+            expr_mut(otherwise, f);
+        }
+        ExprKind::IncDec { target, .. } => target_mut(target, f),
+        ExprKind::Int(_)
+        | ExprKind::Bool(_)
+        | ExprKind::Str(_)
+        | ExprKind::Builtin(_)
+        | ExprKind::Var(_)
+        | ExprKind::Positional(_)
+        | ExprKind::ParamCount => {}
+    }
+    f(e);
 }

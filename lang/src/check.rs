@@ -53,8 +53,19 @@ pub struct CheckedProgram {
     pub maps: Vec<MapInfo>,
 }
 
-/// Checks a parsed program. Returns every error found, not just the first.
+/// Checks a parsed program that uses no positional parameters.
 pub fn check(program: Program, builtins: &dyn Builtins) -> Result<CheckedProgram, Vec<Diagnostic>> {
+    check_with_params(program, builtins, &[])
+}
+
+/// Checks a parsed program, with the positional parameters given on the command line.
+/// Returns every error found, not just the first.
+pub fn check_with_params(
+    mut program: Program,
+    builtins: &dyn Builtins,
+    params: &[String],
+) -> Result<CheckedProgram, Vec<Diagnostic>> {
+    crate::params::substitute(&mut program, params)?;
     let mut cx = Checker {
         builtins,
         maps: HashMap::new(),
@@ -496,6 +507,7 @@ impl Checker<'_> {
                 }
             },
             ExprKind::Bool(_) => Type::Bool,
+            ExprKind::Positional(_) | ExprKind::ParamCount => Type::I64,
             ExprKind::IncDec { target, .. } => self.int_target(target, span),
             ExprKind::Var(id) => match self.var_mut(&id.name) {
                 Some(Some(t)) => t.clone(),

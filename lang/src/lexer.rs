@@ -67,6 +67,10 @@ pub enum Tok {
     Map(String),
     /// `$name` (the name without `$`).
     Var(String),
+    /// `$1`, `$2`, ...
+    Positional(u32),
+    /// `$#`.
+    ParamCount,
     Int(u64),
     /// A string literal, escapes decoded.
     Str(String),
@@ -97,6 +101,8 @@ impl Tok {
             Tok::Ident(n) => return format!("`{n}`"),
             Tok::Map(n) => return format!("`@{n}`"),
             Tok::Var(n) => return format!("`${n}`"),
+            Tok::Positional(n) => return format!("`${n}`"),
+            Tok::ParamCount => "$#",
             Tok::Int(v) => return format!("`{v}`"),
             Tok::Str(_) => return "a string".into(),
             Tok::PredOpen | Tok::PredClose | Tok::Slash => "/",
@@ -242,6 +248,10 @@ enum Raw {
     Map,
     #[regex(r"\$[A-Za-z_][A-Za-z0-9_]*")]
     Var,
+    #[regex(r"\$[0-9]+")]
+    Positional,
+    #[token("$#")]
+    ParamCount,
     #[regex("[0-9][0-9A-Za-z_]*")]
     Int,
     #[token("\"")]
@@ -563,6 +573,11 @@ impl Lexer<'_> {
             Raw::Ident => Tok::Ident(text.to_string()),
             Raw::Map => Tok::Map(text[1..].to_string()),
             Raw::Var => Tok::Var(text[1..].to_string()),
+            Raw::ParamCount => Tok::ParamCount,
+            Raw::Positional => Tok::Positional(text[1..].parse().map_err(|_| {
+                Diagnostic::error(Span::new(start, end), format!("invalid positional parameter `{text}`"))
+                    .with_label("too large")
+            })?),
             Raw::Int => Tok::Int(parse_int(text).ok_or_else(|| {
                 Diagnostic::error(Span::new(start, end), format!("invalid integer `{text}`"))
                     .with_label("not an integer that fits in 64 bits")

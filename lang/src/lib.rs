@@ -5,12 +5,13 @@ pub mod attach;
 pub mod check;
 pub mod diagnostic;
 pub mod lexer;
+pub mod params;
 pub mod parser;
 pub mod span;
 pub mod types;
 
 pub use attach::AttachKind;
-pub use check::{check, Builtins, CheckedProgram, MapInfo};
+pub use check::{check, check_with_params, Builtins, CheckedProgram, MapInfo};
 pub use diagnostic::Diagnostic;
 pub use parser::parse;
 pub use span::Span;
