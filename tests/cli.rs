@@ -133,6 +133,9 @@ fn diagnostics_are_rendered_with_file_line_column_and_caret() {
         ("has_key_two_keys", "BEGIN { @m[1] = 1; @x = has_key(@m[1], 1); }"),
         ("clear_with_key", "BEGIN { @m[1] = 1; clear(@m[1]); }"),
         ("zero_two_args", "BEGIN { @m[1] = 1; zero(@m, 1); }"),
+        ("cast_string", "BEGIN { @x = (uint8)comm; }"),
+        ("unroll_too_many", "BEGIN { unroll(101) { @x = 1; } }"),
+        ("unroll_zero", "BEGIN { unroll(0) { @x = 1; } }"),
         (
             "stack_too_large",
             "BEGIN { $a = \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"; $b = $a; $c = $a; $d = $a; $e = $a; $f = $a; $g = $a; $h = $a; }",

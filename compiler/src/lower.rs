@@ -747,6 +747,11 @@ impl<'a> LowerCx<'a> {
             }
             StmtKind::Return => self.return_now(),
             StmtKind::Block(b) => self.block(b)?,
+            StmtKind::Unroll { count, body } => {
+                for _ in 0..*count {
+                    self.block(body)?;
+                }
+            }
             StmtKind::If {
                 cond,
                 then,
@@ -871,6 +876,13 @@ impl<'a> LowerCx<'a> {
                         Diagnostic::error(e.span, format!("{}() has no value", name.name))
                             .with_label("used as a value here")
                     })
+            }
+            ExprKind::Cast { expr, .. } => {
+                let v = self.scalar(expr)?;
+                Ok(Value::Scalar(match e.ty {
+                    Type::Int { bits, signed } => self.truncate(v, bits, signed),
+                    _ => v,
+                }))
             }
             ExprKind::Unary { op, expr } => {
                 let v = self.scalar(expr)?;

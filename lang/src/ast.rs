@@ -78,6 +78,8 @@ pub enum StmtKind {
     Return,
     /// `{ ... }`: a nested block, with its own scope for `let`.
     Block(Block),
+    /// `unroll(count) { ... }`: the body repeated `count` times.
+    Unroll { count: u64, body: Block },
 }
 
 /// Something that can be assigned: a map element or a scratch variable.
@@ -159,6 +161,8 @@ pub enum ExprKind {
     Map(MapAccess),
     /// A function call `name(args)`.
     Call { name: Ident, args: Vec<Expr> },
+    /// `(type)e`: an integer converted to another width or signedness.
+    Cast { ty: Ident, expr: Box<Expr> },
     /// `-e`, `!e`, `~e`.
     Unary { op: UnaryOp, expr: Box<Expr> },
     /// `a op b`.
@@ -281,7 +285,7 @@ fn block_mut(b: &mut Block, f: &mut dyn FnMut(&mut Expr)) {
                 expr_mut(cond, f);
                 block_mut(body, f);
             }
-            StmtKind::Block(b) => block_mut(b, f),
+            StmtKind::Block(b) | StmtKind::Unroll { body: b, .. } => block_mut(b, f),
             StmtKind::Break | StmtKind::Continue | StmtKind::Return => {}
         }
     }
@@ -297,7 +301,7 @@ fn expr_mut(e: &mut Expr, f: &mut dyn FnMut(&mut Expr)) {
     match &mut e.kind {
         ExprKind::Map(m) => m.keys.iter_mut().for_each(|k| expr_mut(k, f)),
         ExprKind::Call { args, .. } => args.iter_mut().for_each(|a| expr_mut(a, f)),
-        ExprKind::Unary { expr, .. } => expr_mut(expr, f),
+        ExprKind::Unary { expr, .. } | ExprKind::Cast { expr, .. } => expr_mut(expr, f),
         ExprKind::Binary { lhs, rhs, .. } => {
             expr_mut(lhs, f);
             expr_mut(rhs, f);

@@ -366,6 +366,21 @@ impl Checker<'_> {
             }
             StmtKind::Return => {}
             StmtKind::Block(b) => self.block(b),
+            StmtKind::Unroll { count, body } => {
+                if !(1..=100).contains(count) {
+                    self.errors.push(
+                        Diagnostic::error(
+                            stmt.span,
+                            format!("unroll count {count} is out of range"),
+                        )
+                        .with_label("here")
+                        .with_note(
+                            "unroll takes a count from 1 to 100; use while for longer loops",
+                        ),
+                    );
+                }
+                self.block(body);
+            }
             StmtKind::If {
                 cond,
                 then,
@@ -593,6 +608,20 @@ impl Checker<'_> {
                         Type::Unknown
                     }
                 }
+            }
+            ExprKind::Cast { ty, expr } => {
+                self.expr(expr);
+                let target = parse_type_name(&ty.name).unwrap_or(Type::I64);
+                if expr.ty == Type::Unknown {
+                    return target;
+                }
+                if !expr.ty.is_scalar() {
+                    self.errors.push(
+                        operand_error(expr, "an integer")
+                            .with_note(format!("only integers can be cast to {}", ty.name)),
+                    );
+                }
+                target
             }
             ExprKind::Unary { op, expr } => {
                 self.expr(expr);

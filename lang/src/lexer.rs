@@ -63,6 +63,10 @@ pub enum Tok {
     OpAssign(Box<Tok>),
     /// A name: a builtin or a function.
     Ident(String),
+    /// An integer type name: `int8` ... `uint64`, `bool`.
+    TypeName(String),
+    /// `unroll`.
+    Unroll,
     /// `@name` (the name without `@`; empty for `@`).
     Map(String),
     /// `$name` (the name without `$`).
@@ -98,7 +102,8 @@ impl Tok {
     pub fn describe(&self) -> String {
         let fixed = match self {
             Tok::AttachPoint(t) => return format!("attach point `{t}`"),
-            Tok::Ident(n) => return format!("`{n}`"),
+            Tok::Ident(n) | Tok::TypeName(n) => return format!("`{n}`"),
+            Tok::Unroll => "unroll",
             Tok::Map(n) => return format!("`@{n}`"),
             Tok::Var(n) => return format!("`${n}`"),
             Tok::Positional(n) => return format!("`${n}`"),
@@ -232,6 +237,10 @@ enum Raw {
     Return,
     #[token("let")]
     Let,
+    #[token("unroll")]
+    Unroll,
+    #[regex("u?int(8|16|32|64)|bool", priority = 10)]
+    TypeName,
     #[token("true")]
     True,
     #[token("false")]
@@ -554,6 +563,8 @@ impl Lexer<'_> {
             Raw::Continue => Tok::Continue,
             Raw::Return => Tok::Return,
             Raw::Let => Tok::Let,
+            Raw::Unroll => Tok::Unroll,
+            Raw::TypeName => Tok::TypeName(text.to_string()),
             Raw::True => Tok::True,
             Raw::False => Tok::False,
             Raw::PlusPlus => Tok::PlusPlus,

@@ -33,6 +33,8 @@ fn spell(terminal: &str) -> String {
         "predicate /" => "a predicate `/.../`".into(),
         "/ predicate" => "`/`".into(),
         "identifier" => "a name".into(),
+        "type" => "a type".into(),
+        "positional parameter" => "a positional parameter".into(),
         "map" => "a map".into(),
         "variable" => "a variable".into(),
         "integer" => "an integer".into(),

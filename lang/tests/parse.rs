@@ -32,6 +32,8 @@ fn syntax_trees() {
         ("let_forms", "BEGIN { let $a; let $b = 1; let $c: uint32 = 2; { let $d = true; } }"),
         ("literal_forms", "BEGIN { @x = 0777 + 1_000 + 1ms + 2e3 + 10ul + false; @s = \"\\x41\\101\"; }"),
         ("include_line", "#include <linux/sched.h>\nBEGIN { exit(); }"),
+        ("casts_and_unroll", "BEGIN { $x = (uint8)300 + (int32)-(int64)$y; unroll(3) { $x++; } }"),
+        ("positional_parameters", "BEGIN { printf(\"%s %d\\n\", str($1), $2 + $#); }"),
         ("empty_program", ""),
         ("empty_block", "BEGIN {}"),
         ("variables_and_strings", "BEGIN { $s = \"a\\tb\\n\\\"q\\\"\\\\\"; $n = 0x1f - -3; }"),
@@ -132,6 +134,9 @@ fn syntax_errors() {
         ("missing_map_key", "BEGIN { @x[] = 1; }"),
         ("unclosed_map_key", "BEGIN { @x[1 = 1; }"),
         ("empty_predicate_comment", "BEGIN // { exit(); }"),
+        ("unroll_without_count", "BEGIN { unroll { } }"),
+        ("cast_to_unknown_type", "BEGIN { @x = (float)1; }"),
+        ("let_with_non_type", "BEGIN { let $x: banana = 1; }"),
     ];
     for (name, src) in cases {
         let rendered = error(src);
