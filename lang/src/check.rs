@@ -15,6 +15,8 @@ pub trait Builtins {
     /// True for functions whose first argument names a map (`delete(@m[k])`,
     /// `clear(@m)`) instead of reading it; their other arguments are that map's key.
     fn takes_map(&self, name: &str) -> bool;
+    /// True for names of bpftrace's builtins that probe does not implement yet.
+    fn planned(&self, name: &str) -> bool;
     /// Checks a call of builtin function `name` whose arguments are already typed and
     /// returns its type; `None` if there is no such function.
     fn check_call(
@@ -512,6 +514,13 @@ impl Checker<'_> {
             },
             ExprKind::Builtin(id) => match self.builtins.variable(&id.name) {
                 Some(t) => t,
+                None if self.builtins.planned(&id.name) => {
+                    self.errors.push(crate::lexer::not_supported_yet(
+                        id.span,
+                        &format!("the builtin `{}`", id.name),
+                    ));
+                    Type::Unknown
+                }
                 None => {
                     self.errors.push(
                         Diagnostic::error(id.span, format!("unknown identifier `{}`", id.name))
@@ -595,6 +604,13 @@ impl Checker<'_> {
                     Some(Ok(t)) => t,
                     Some(Err(d)) => {
                         self.errors.push(d);
+                        Type::Unknown
+                    }
+                    None if self.builtins.planned(&name.name) => {
+                        self.errors.push(crate::lexer::not_supported_yet(
+                            name.span,
+                            &format!("the function `{}()`", name.name),
+                        ));
                         Type::Unknown
                     }
                     None => {

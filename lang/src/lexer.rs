@@ -265,6 +265,10 @@ enum Raw {
     Int,
     #[token("\"")]
     Quote,
+    #[token(".")]
+    Dot,
+    #[token("->")]
+    Arrow,
 }
 
 /// Where the lexer is in the script.
@@ -438,11 +442,17 @@ impl Lexer<'_> {
                 .with_label("expected an attach point")
                 .with_note("a probe starts with where it attaches, e.g. `tracepoint:syscalls:sys_enter_read` or `BEGIN`"));
         }
-        self.push(
-            start,
-            Tok::AttachPoint(self.src[start..end].to_string()),
-            end,
-        );
+        let text = &self.src[start..end];
+        let word = &text[..text
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(text.len())];
+        if NOT_YET_KEYWORDS.contains(&word) {
+            return Err(not_supported_yet(
+                Span::new(start, start + word.len()),
+                &format!("`{word}`"),
+            ));
+        }
+        self.push(start, Tok::AttachPoint(text.to_string()), end);
         self.pos = end;
         self.mode = Mode::AfterAttachPoint;
         Ok(())
@@ -480,6 +490,15 @@ impl Lexer<'_> {
         };
         let tok = match raw {
             Raw::Quote => return self.string(start),
+            Raw::Dot | Raw::Arrow => {
+                return Err(not_supported_yet(
+                    Span::new(start, end),
+                    "field access and tuple indexing (`.`, `->`)",
+                ))
+            }
+            Raw::Ident if NOT_YET_KEYWORDS.contains(&text) => {
+                return Err(not_supported_yet(Span::new(start, end), &format!("`{text}`")))
+            }
             Raw::LBrace if self.mode == Mode::Block => {
                 self.blocks.push((Opener::Brace, start));
                 Tok::LBrace
@@ -680,6 +699,18 @@ impl Lexer<'_> {
         }
         Err(unterminated(start))
     }
+}
+
+/// Words of bpftrace's language that probe does not implement yet.
+const NOT_YET_KEYWORDS: [&str; 10] = [
+    "for", "macro", "import", "config", "struct", "union", "enum", "sizeof", "offsetof", "typeof",
+];
+
+/// The error for a construct of bpftrace's language that probe does not implement yet.
+pub fn not_supported_yet(span: Span, what: &str) -> Diagnostic {
+    Diagnostic::error(span, format!("{what} is not supported yet"))
+        .with_label("not supported yet")
+        .with_note("the README's Language section lists what probe supports today")
 }
 
 fn unterminated(start: usize) -> Diagnostic {

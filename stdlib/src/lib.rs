@@ -90,9 +90,97 @@ impl Stdlib {
 /// Functions whose first argument names a map.
 const MAP_FUNCTIONS: [&str; 4] = ["clear", "delete", "has_key", "zero"];
 
+/// bpftrace's builtin variables and functions that are not implemented yet: using one is
+/// a "not supported yet" error rather than an unknown name.
+const PLANNED: &[&str] = &[
+    "uid",
+    "gid",
+    "elapsed",
+    "ncpus",
+    "curtask",
+    "rand",
+    "cgroup",
+    "func",
+    "probe",
+    "args",
+    "arg0",
+    "arg1",
+    "arg2",
+    "arg3",
+    "arg4",
+    "arg5",
+    "retval",
+    "kstack",
+    "ustack",
+    "cpid",
+    "jiffies",
+    "numaid",
+    "ppid",
+    "usermode",
+    "username",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "stats",
+    "hist",
+    "lhist",
+    "tseries",
+    "print",
+    "errorf",
+    "warnf",
+    "time",
+    "strftime",
+    "join",
+    "str",
+    "buf",
+    "strlen",
+    "strncmp",
+    "strcontains",
+    "strstr",
+    "str_concat",
+    "ksym",
+    "usym",
+    "kaddr",
+    "uaddr",
+    "kptr",
+    "uptr",
+    "reg",
+    "ntop",
+    "pton",
+    "macaddr",
+    "cgroupid",
+    "cgroup_path",
+    "path",
+    "signal",
+    "signal_thread",
+    "override",
+    "system",
+    "cat",
+    "bswap",
+    "skboutput",
+    "socket_cookie",
+    "strerror",
+    "syscall_name",
+    "signal_name",
+    "len",
+    "assert",
+    "static_assert",
+    "unwatch",
+    "hash",
+    "lruhash",
+    "percpuhash",
+    "percpulruhash",
+    "percpuarray",
+];
+
 impl Builtins for Stdlib {
     fn takes_map(&self, name: &str) -> bool {
         MAP_FUNCTIONS.contains(&name)
+    }
+
+    fn planned(&self, name: &str) -> bool {
+        PLANNED.contains(&name)
     }
 
     fn variable(&self, name: &str) -> Option<Type> {
