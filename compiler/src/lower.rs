@@ -731,6 +731,57 @@ impl<'a> LowerCx<'a> {
                 self.terminate(Terminator::Jump(head));
                 self.switch_to(exit);
             }
+            StmtKind::For {
+                var,
+                start,
+                end,
+                body,
+            } => {
+                let first = self.scalar(start)?;
+                let last = self.scalar(end)?;
+                let last = self.copy(Operand::Reg(last));
+                self.span = stmt.span;
+                self.vars.push(HashMap::new());
+                let counter = self.new_var(Value::Scalar(first), None);
+                self.write_var(counter, Value::Scalar(first));
+                self.vars
+                    .last_mut()
+                    .expect("a scope")
+                    .insert(var.name.clone(), Some(counter));
+                let Value::Scalar(i) = counter.value else {
+                    unreachable!("an integer")
+                };
+                let (head, inside, step, exit) = (
+                    self.new_block(),
+                    self.new_block(),
+                    self.new_block(),
+                    self.new_block(),
+                );
+                self.terminate(Terminator::Jump(head));
+                self.switch_to(head);
+                self.terminate(Terminator::Branch {
+                    cond: CmpOp::SLt,
+                    lhs: i,
+                    rhs: Operand::Reg(last),
+                    then: inside,
+                    otherwise: exit,
+                });
+                self.switch_to(inside);
+                self.loops.push((step, exit));
+                let result = self.block(body);
+                self.loops.pop();
+                self.vars.pop();
+                result?;
+                self.terminate(Terminator::Jump(step));
+                self.switch_to(step);
+                let next = self.alu(AluOp::Add, i, Operand::Imm(1));
+                self.emit(Inst::Copy {
+                    dst: i,
+                    src: Operand::Reg(next),
+                });
+                self.terminate(Terminator::Jump(head));
+                self.switch_to(exit);
+            }
             StmtKind::Break | StmtKind::Continue => {
                 let &(head, exit) = self
                     .loops

@@ -78,6 +78,14 @@ pub enum StmtKind {
     Return,
     /// `{ ... }`: a nested block, with its own scope for `let`.
     Block(Block),
+    /// `for ($var : start..end) { ... }`: `$var` takes each value from `start` up to, not
+    /// including, `end` (evaluated once).
+    For {
+        var: Ident,
+        start: Expr,
+        end: Expr,
+        body: Block,
+    },
     /// `unroll(count) { ... }`: the body repeated `count` times.
     Unroll { count: u64, body: Block },
 }
@@ -283,6 +291,13 @@ fn block_mut(b: &mut Block, f: &mut dyn FnMut(&mut Expr)) {
             }
             StmtKind::While { cond, body } => {
                 expr_mut(cond, f);
+                block_mut(body, f);
+            }
+            StmtKind::For {
+                start, end, body, ..
+            } => {
+                expr_mut(start, f);
+                expr_mut(end, f);
                 block_mut(body, f);
             }
             StmtKind::Block(b) | StmtKind::Unroll { body: b, .. } => block_mut(b, f),

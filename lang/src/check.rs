@@ -352,6 +352,28 @@ impl Checker<'_> {
                 self.block(body);
                 self.loops -= 1;
             }
+            StmtKind::For {
+                var,
+                start,
+                end,
+                body,
+            } => {
+                for bound in [&mut *start, &mut *end] {
+                    self.expr(bound);
+                    if bound.ty != Type::Unknown && !bound.ty.is_scalar() {
+                        self.errors.push(
+                            operand_error(bound, "an integer")
+                                .with_note("a range runs over integers: `for ($i : 0..10)`"),
+                        );
+                    }
+                }
+                self.scopes
+                    .push(HashMap::from([(var.name.clone(), Some(Type::I64))]));
+                self.loops += 1;
+                self.block(body);
+                self.loops -= 1;
+                self.scopes.pop();
+            }
             StmtKind::Break | StmtKind::Continue => {
                 if self.loops == 0 {
                     let word = if stmt.kind == StmtKind::Break {
@@ -361,7 +383,7 @@ impl Checker<'_> {
                     };
                     self.errors.push(
                         Diagnostic::error(stmt.span, format!("`{word}` outside a loop"))
-                            .with_label("not inside `while`")
+                            .with_label("not inside `while` or `for`")
                             .with_note(format!("`{word}` only makes sense in the body of a loop")),
                     );
                 }

@@ -67,6 +67,10 @@ pub enum Tok {
     TypeName(String),
     /// `unroll`.
     Unroll,
+    /// `for`.
+    For,
+    /// `..` in `for ($i : a..b)`.
+    DotDot,
     /// `@name` (the name without `@`; empty for `@`).
     Map(String),
     /// `$name` (the name without `$`).
@@ -104,6 +108,8 @@ impl Tok {
             Tok::AttachPoint(t) => return format!("attach point `{t}`"),
             Tok::Ident(n) | Tok::TypeName(n) => return format!("`{n}`"),
             Tok::Unroll => "unroll",
+            Tok::For => "for",
+            Tok::DotDot => "..",
             Tok::Map(n) => return format!("`@{n}`"),
             Tok::Var(n) => return format!("`${n}`"),
             Tok::Positional(n) => return format!("`${n}`"),
@@ -267,6 +273,10 @@ enum Raw {
     Quote,
     #[token(".")]
     Dot,
+    #[token("..")]
+    DotDot,
+    #[token("for")]
+    For,
     #[token("->")]
     Arrow,
 }
@@ -583,6 +593,8 @@ impl Lexer<'_> {
             Raw::Return => Tok::Return,
             Raw::Let => Tok::Let,
             Raw::Unroll => Tok::Unroll,
+            Raw::For => Tok::For,
+            Raw::DotDot => Tok::DotDot,
             Raw::TypeName => Tok::TypeName(text.to_string()),
             Raw::True => Tok::True,
             Raw::False => Tok::False,
