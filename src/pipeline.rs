@@ -37,7 +37,11 @@ fn front(source: &Source, options: &Options) -> Result<(CompiledProgram, Vec<u8>
         println!("{ast:#?}");
         return Err(0);
     }
-    let checked = probe_lang::check_with_params(ast, &Stdlib, &options.params).map_err(report)?;
+    let env = probe_lang::Environment {
+        params: &options.params,
+        tracepoints: &probe_runtime::tracefs::TracefsFormats,
+    };
+    let checked = probe_lang::check_in(ast, &Stdlib, &env).map_err(report)?;
     let compiled = probe_compiler::compile(&checked, &Stdlib).map_err(report)?;
     if options.emit == Some(Emit::Ir) {
         for p in &compiled.probes {

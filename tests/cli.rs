@@ -147,6 +147,11 @@ fn diagnostics_are_rendered_with_file_line_column_and_caret() {
         ("not_yet_builtin", "BEGIN { @x = kstack; }"),
         ("not_yet_function", "BEGIN { @x = hist(5); }"),
         ("several_errors_at_once", "BEGIN { @x = nope; @y = uid; printf(\"%d\\n\"); @z = 1 + comm; }"),
+        ("args_unknown_field", "tracepoint:syscalls:sys_enter_kill { @x = args.nope; }"),
+        ("args_outside_tracepoint", "BEGIN { @x = args.pid; }"),
+        ("args_whole_record", "tracepoint:syscalls:sys_enter_kill { @x = args; }"),
+        ("args_missing_tracepoint", "tracepoint:syscalls:nope { @x = args.pid; }"),
+        ("field_of_non_args", "BEGIN { $x = 1; @y = $x.field; }"),
         (
             "stack_too_large",
             "BEGIN { $a = \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"; $b = $a; $c = $a; $d = $a; $e = $a; $f = $a; $g = $a; $h = $a; }",

@@ -522,3 +522,53 @@ fn positional_parameters_match_bpftrace() {
         stderr(&o)
     );
 }
+
+#[test]
+fn tracepoint_args_match_bpftrace() {
+    let _k = kernel();
+    let dir = std::env::temp_dir().join(format!("probe-args-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let job = dir.join("kills.sh");
+    std::fs::write(
+        &job,
+        "kill -0 12345 2>/dev/null\nkill -9 12345 2>/dev/null\nkill -0 12345 2>/dev/null\ntrue\n",
+    )
+    .unwrap();
+    let command = format!("/bin/sh {}", job.display());
+    let script = "tracepoint:syscalls:sys_enter_kill /args->pid == 12345/ { printf(\"%d %d %s\\n\", args->pid, args->sig, comm); @[args->sig] = count(); }";
+    let ours = run_probe(&["-e", script, "-c", &command]);
+    assert!(ours.status.success(), "{}", stderr(&ours));
+    assert_eq!(
+        stdout(&ours),
+        "Attaching 1 probe...\n12345 0 sh\n12345 9 sh\n12345 0 sh\n\n\n@[9]: 1\n@[0]: 2\n"
+    );
+    let mut bt = std::process::Command::new("bpftrace");
+    bt.args(["-e", script, "-c", &command]);
+    assert_eq!(
+        stdout(&run_with_timeout(bt, Duration::from_secs(60))),
+        stdout(&ours)
+    );
+    // The newer `args.field` spelling reads the same fields.
+    let o = run_probe(&[
+        "-e",
+        "tracepoint:syscalls:sys_enter_kill /args.pid == 12345/ { @[args.sig] = count(); }",
+        "-c",
+        &command,
+    ]);
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(
+        stdout(&o),
+        "Attaching 1 probe...\n\n\n@[9]: 1\n@[0]: 2\n",
+        "{}",
+        stderr(&o)
+    );
+    // `char name[N]` fields are strings.
+    let o = run_probe(&["-e", "tracepoint:sched:sched_switch { @[args.next_comm] = count(); } interval:ms:200 { exit(); }"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("@[") && !l.starts_with("@[]")),
+        "{out}"
+    );
+}

@@ -70,7 +70,7 @@ pub fn compile(
                     ir,
                     insns,
                     insn_spans,
-                    ctx_size: 0,
+                    ctx_size: cp.ctx_size,
                 }),
                 Err(d) => errors.push(d),
             }

@@ -928,6 +928,41 @@ impl<'a> LowerCx<'a> {
                             .with_label("used as a value here")
                     })
             }
+            ExprKind::Field { offset, .. } => {
+                let at = Addr::Reg {
+                    base: self.ctx,
+                    off: *offset as i32,
+                };
+                Ok(match &e.ty {
+                    Type::Str { len } => {
+                        let slot = self.zeroed_slot(*len);
+                        let own = Addr::Stack { slot, off: 0 };
+                        self.copy_mem(own, at, *len);
+                        Value::Mem {
+                            addr: own,
+                            len: *len,
+                        }
+                    }
+                    Type::Int { bits, signed } => {
+                        let dst = self.vreg();
+                        let size = MemSize::of(u32::from(*bits) / 8);
+                        self.emit(Inst::Load {
+                            dst,
+                            addr: at,
+                            size,
+                            signed: *signed,
+                        });
+                        Value::Scalar(dst)
+                    }
+                    other => {
+                        return Err(Diagnostic::error(
+                            e.span,
+                            format!("a field of type {other} cannot be read yet"),
+                        )
+                        .with_label("this field"))
+                    }
+                })
+            }
             ExprKind::Cast { expr, .. } => {
                 let v = self.scalar(expr)?;
                 Ok(Value::Scalar(match e.ty {

@@ -169,6 +169,13 @@ pub enum ExprKind {
     Map(MapAccess),
     /// A function call `name(args)`.
     Call { name: Ident, args: Vec<Expr> },
+    /// `base.field` or `base->field` (tracepoint `args` for now); `offset` is the field's
+    /// byte offset, which the checker fills in.
+    Field {
+        base: Box<Expr>,
+        field: Ident,
+        offset: u32,
+    },
     /// `(type)e`: an integer converted to another width or signedness.
     Cast { ty: Ident, expr: Box<Expr> },
     /// `-e`, `!e`, `~e`.
@@ -317,6 +324,7 @@ fn expr_mut(e: &mut Expr, f: &mut dyn FnMut(&mut Expr)) {
         ExprKind::Map(m) => m.keys.iter_mut().for_each(|k| expr_mut(k, f)),
         ExprKind::Call { args, .. } => args.iter_mut().for_each(|a| expr_mut(a, f)),
         ExprKind::Unary { expr, .. } | ExprKind::Cast { expr, .. } => expr_mut(expr, f),
+        ExprKind::Field { base, .. } => expr_mut(base, f),
         ExprKind::Binary { lhs, rhs, .. } => {
             expr_mut(lhs, f);
             expr_mut(rhs, f);

@@ -5,6 +5,7 @@ use crate::ast::*;
 use crate::attach::AttachKind;
 use crate::diagnostic::Diagnostic;
 use crate::span::Span;
+use crate::tracepoint::{NoTracepoints, TracepointField, TracepointFormats};
 use crate::types::Type;
 use std::collections::HashMap;
 
@@ -45,6 +46,8 @@ pub struct MapInfo {
 pub struct CheckedProbe {
     pub kinds: Vec<AttachKind>,
     pub probe: Probe,
+    /// Bytes of the probe's context record the program may read (tracepoint records).
+    pub ctx_size: u32,
 }
 
 /// A script that passed the checker: every expression carries its type.
@@ -55,24 +58,39 @@ pub struct CheckedProgram {
     pub maps: Vec<MapInfo>,
 }
 
-/// Checks a parsed program that uses no positional parameters.
-pub fn check(program: Program, builtins: &dyn Builtins) -> Result<CheckedProgram, Vec<Diagnostic>> {
-    check_with_params(program, builtins, &[])
+/// What the checker knows of the world outside the script.
+pub struct Environment<'a> {
+    /// The positional parameters `$1`, `$2`, ...
+    pub params: &'a [String],
+    /// The layouts of tracepoint records, for `args`.
+    pub tracepoints: &'a dyn TracepointFormats,
 }
 
-/// Checks a parsed program, with the positional parameters given on the command line.
-/// Returns every error found, not just the first.
-pub fn check_with_params(
+/// Checks a parsed program on its own: no positional parameters, no tracepoint formats.
+pub fn check(program: Program, builtins: &dyn Builtins) -> Result<CheckedProgram, Vec<Diagnostic>> {
+    check_in(
+        program,
+        builtins,
+        &Environment {
+            params: &[],
+            tracepoints: &NoTracepoints,
+        },
+    )
+}
+
+/// Checks a parsed program in `env`. Returns every error found, not just the first.
+pub fn check_in(
     mut program: Program,
     builtins: &dyn Builtins,
-    params: &[String],
+    env: &Environment,
 ) -> Result<CheckedProgram, Vec<Diagnostic>> {
-    crate::params::substitute(&mut program, params)?;
+    crate::params::substitute(&mut program, env.params)?;
     let mut cx = Checker {
         builtins,
         maps: HashMap::new(),
         scopes: vec![],
         loops: 0,
+        args: None,
         errors: vec![],
     };
     // Map types are inferred from assignments, so walk twice: the first pass learns map
@@ -80,26 +98,44 @@ pub fn check_with_params(
     for pass in 0..2 {
         let mut scratch = program.clone();
         cx.errors.clear();
-        for probe in &mut scratch.probes {
+        let mut probes = vec![];
+        for mut probe in scratch.probes.drain(..) {
+            let mut kinds = vec![];
+            for ap in &probe.attach_points {
+                match AttachKind::parse(&ap.text, ap.span) {
+                    Ok(k) => kinds.push(k),
+                    Err(e) => cx.errors.push(e),
+                }
+            }
+            cx.args = kinds.iter().find_map(|k| match k {
+                AttachKind::Tracepoint { category, event } => Some(
+                    env.tracepoints
+                        .fields(category, event)
+                        .map_err(|e| format!("{category}:{event}: {e}")),
+                ),
+                _ => None,
+            });
+            let ctx_size = match &cx.args {
+                Some(Ok(fields)) => fields
+                    .iter()
+                    .map(|f| f.offset + f.ty.size())
+                    .max()
+                    .unwrap_or(0),
+                _ => 0,
+            };
             cx.scopes = vec![HashMap::new()];
             if let Some(p) = &mut probe.predicate {
                 cx.expr(p);
                 cx.expect_condition(p);
             }
             cx.block(&mut probe.body);
+            probes.push(CheckedProbe {
+                kinds,
+                probe,
+                ctx_size,
+            });
         }
         if pass == 1 {
-            let mut probes = vec![];
-            for probe in scratch.probes {
-                let mut kinds = vec![];
-                for ap in &probe.attach_points {
-                    match AttachKind::parse(&ap.text, ap.span) {
-                        Ok(k) => kinds.push(k),
-                        Err(e) => cx.errors.push(e),
-                    }
-                }
-                probes.push(CheckedProbe { kinds, probe });
-            }
             if !cx.errors.is_empty() {
                 cx.errors.sort_by_key(|d| (d.span.start, d.span.end));
                 cx.errors.dedup();
@@ -119,6 +155,8 @@ struct Checker<'a> {
     /// Scratch variables, innermost scope last; `None` for a `let $x;` not yet typed.
     scopes: Vec<HashMap<String, Option<Type>>>,
     loops: u32,
+    /// The fields of `args` in the probe being checked (`None` outside tracepoints).
+    args: Option<Result<Vec<TracepointField>, String>>,
     errors: Vec<Diagnostic>,
 }
 
@@ -175,6 +213,57 @@ impl Checker<'_> {
             Some(slot @ None) => *slot = Some(value.ty.clone()),
             None => {
                 self.scopes[0].insert(var.name.clone(), Some(value.ty.clone()));
+            }
+        }
+    }
+
+    /// Checks `args.field` in a tracepoint probe and records the field's offset.
+    fn field(&mut self, base: &Expr, field: &Ident, offset: &mut u32) -> Type {
+        if !matches!(&base.kind, ExprKind::Builtin(b) if b.name == "args") {
+            self.errors.push(crate::lexer::not_supported_yet(
+                base.span.to(field.span),
+                "field access outside `args`",
+            ));
+            return Type::Unknown;
+        }
+        let fields = match &self.args {
+            Some(Ok(fields)) => fields,
+            Some(Err(why)) => {
+                let why = why.clone();
+                self.errors.push(
+                    Diagnostic::error(base.span, "cannot read this tracepoint's format")
+                        .with_label(why)
+                        .with_note(
+                            "args come from /sys/kernel/tracing/events/<category>/<event>/format",
+                        ),
+                );
+                return Type::Unknown;
+            }
+            None => {
+                self.errors.push(
+                    Diagnostic::error(base.span, "`args` is only available in tracepoint probes")
+                        .with_label("not in a tracepoint probe")
+                        .with_note("use args in a probe attached to tracepoint:category:event"),
+                );
+                return Type::Unknown;
+            }
+        };
+        match fields.iter().find(|f| f.name == field.name) {
+            Some(f) => {
+                *offset = f.offset;
+                f.ty.clone()
+            }
+            None => {
+                let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+                self.errors.push(
+                    Diagnostic::error(
+                        field.span,
+                        format!("this tracepoint has no field `{}`", field.name),
+                    )
+                    .with_label("no such field")
+                    .with_note(format!("its fields are: {}", names.join(", "))),
+                );
+                Type::Unknown
             }
         }
     }
@@ -534,6 +623,21 @@ impl Checker<'_> {
             ExprKind::Str(s) => Type::Str {
                 len: s.len() as u32 + 1,
             },
+            ExprKind::Builtin(id) if id.name == "args" => {
+                self.errors.push(
+                    Diagnostic::error(id.span, "`args` is a record: use one of its fields")
+                        .with_label("a whole record")
+                        .with_note(
+                            "write `args.fieldname` (probe -lv lists a tracepoint's fields)",
+                        ),
+                );
+                Type::Unknown
+            }
+            ExprKind::Field {
+                base,
+                field,
+                offset,
+            } => self.field(base, field, offset),
             ExprKind::Builtin(id) => match self.builtins.variable(&id.name) {
                 Some(t) => t,
                 None if self.builtins.planned(&id.name) => {

@@ -69,6 +69,10 @@ pub enum Tok {
     Unroll,
     /// `for`.
     For,
+    /// `.`
+    Dot,
+    /// `->`
+    Arrow,
     /// `..` in `for ($i : a..b)`.
     DotDot,
     /// `@name` (the name without `@`; empty for `@`).
@@ -109,6 +113,8 @@ impl Tok {
             Tok::Ident(n) | Tok::TypeName(n) => return format!("`{n}`"),
             Tok::Unroll => "unroll",
             Tok::For => "for",
+            Tok::Dot => ".",
+            Tok::Arrow => "->",
             Tok::DotDot => "..",
             Tok::Map(n) => return format!("`@{n}`"),
             Tok::Var(n) => return format!("`${n}`"),
@@ -500,12 +506,8 @@ impl Lexer<'_> {
         };
         let tok = match raw {
             Raw::Quote => return self.string(start),
-            Raw::Dot | Raw::Arrow => {
-                return Err(not_supported_yet(
-                    Span::new(start, end),
-                    "field access and tuple indexing (`.`, `->`)",
-                ))
-            }
+            Raw::Dot => Tok::Dot,
+            Raw::Arrow => Tok::Arrow,
             Raw::Ident if NOT_YET_KEYWORDS.contains(&text) => {
                 return Err(not_supported_yet(Span::new(start, end), &format!("`{text}`")))
             }

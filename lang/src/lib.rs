@@ -8,10 +8,11 @@ pub mod lexer;
 pub mod params;
 pub mod parser;
 pub mod span;
+pub mod tracepoint;
 pub mod types;
 
 pub use attach::AttachKind;
-pub use check::{check, check_with_params, Builtins, CheckedProgram, MapInfo};
+pub use check::{check, check_in, Builtins, CheckedProgram, Environment, MapInfo};
 pub use diagnostic::Diagnostic;
 pub use parser::parse;
 pub use span::Span;

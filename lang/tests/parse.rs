@@ -34,6 +34,7 @@ fn syntax_trees() {
         ("include_line", "#include <linux/sched.h>\nBEGIN { exit(); }"),
         ("casts_and_unroll", "BEGIN { $x = (uint8)300 + (int32)-(int64)$y; unroll(3) { $x++; } }"),
         ("positional_parameters", "BEGIN { printf(\"%s %d\\n\", str($1), $2 + $#); }"),
+        ("tracepoint_args", "t:syscalls:sys_enter_kill /args->pid == 1/ { @[args.sig] = count(); }"),
         ("empty_program", ""),
         ("empty_block", "BEGIN {}"),
         ("variables_and_strings", "BEGIN { $s = \"a\\tb\\n\\\"q\\\"\\\\\"; $n = 0x1f - -3; }"),

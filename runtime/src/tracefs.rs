@@ -1,5 +1,6 @@
 //! tracefs: where tracepoints are listed. Mounted on demand, as bpftrace does.
 
+use probe_lang::tracepoint::{parse_format, TracepointField, TracepointFormats};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -29,4 +30,23 @@ pub fn ensure_mounted() -> io::Result<PathBuf> {
         return Err(io::Error::last_os_error());
     }
     Ok(root.into())
+}
+
+/// Tracepoint record layouts read from tracefs (mounted on first use).
+pub struct TracefsFormats;
+
+impl TracepointFormats for TracefsFormats {
+    fn fields(&self, category: &str, event: &str) -> Result<Vec<TracepointField>, String> {
+        let root = ensure_mounted().map_err(|e| format!("cannot mount tracefs: {e}"))?;
+        let path = root
+            .join("events")
+            .join(category)
+            .join(event)
+            .join("format");
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(parse_format(&text)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err("tracepoint not found".into()),
+            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        }
+    }
 }

@@ -1,0 +1,124 @@
+//! Tracepoint `args`: the fields of a tracepoint's record, as its tracefs `format` file
+//! describes them.
+
+use crate::types::Type;
+
+/// One field of a tracepoint record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TracepointField {
+    pub name: String,
+    /// Byte offset in the record.
+    pub offset: u32,
+    /// An integer (pointers are `uint64`), or a string for `char name[N]`.
+    pub ty: Type,
+}
+
+/// Where the checker finds tracepoint record layouts (tracefs on a live system).
+pub trait TracepointFormats {
+    /// The fields of `category:event` without the `common_` header, or why there are none.
+    fn fields(&self, category: &str, event: &str) -> Result<Vec<TracepointField>, String>;
+}
+
+/// No tracepoint information, for checking without a kernel.
+pub struct NoTracepoints;
+
+impl TracepointFormats for NoTracepoints {
+    fn fields(&self, _: &str, _: &str) -> Result<Vec<TracepointField>, String> {
+        Err("tracepoint formats are not available here".into())
+    }
+}
+
+/// Parses a tracefs `format` file. Fields the language cannot express yet (`__data_loc`
+/// strings, arrays other than `char[N]`) are left out.
+pub fn parse_format(text: &str) -> Vec<TracepointField> {
+    let mut out = vec![];
+    for line in text.lines() {
+        let Some(rest) = line.trim().strip_prefix("field:") else {
+            continue;
+        };
+        let mut decl = "";
+        let (mut offset, mut size, mut signed) = (None, None, false);
+        for part in rest.split(';').map(str::trim) {
+            if let Some(v) = part.strip_prefix("offset:") {
+                offset = v.parse::<u32>().ok();
+            } else if let Some(v) = part.strip_prefix("size:") {
+                size = v.parse::<u32>().ok();
+            } else if let Some(v) = part.strip_prefix("signed:") {
+                signed = v == "1";
+            } else if decl.is_empty() {
+                decl = part;
+            }
+        }
+        let (Some(offset), Some(size)) = (offset, size) else {
+            continue;
+        };
+        if decl.starts_with("__data_loc") {
+            continue;
+        }
+        let (decl, array) = match decl.split_once('[') {
+            Some((d, _)) => (d.trim(), true),
+            None => (decl, false),
+        };
+        let Some(name) = decl.rsplit([' ', '*']).next().filter(|n| !n.is_empty()) else {
+            continue;
+        };
+        if name.starts_with("common_") {
+            continue;
+        }
+        let ty = if array {
+            if !decl.contains("char") {
+                continue;
+            }
+            Type::Str { len: size }
+        } else if matches!(size, 1 | 2 | 4 | 8) {
+            Type::Int {
+                bits: (size * 8) as u8,
+                signed,
+            }
+        } else {
+            continue;
+        };
+        out.push(TracepointField {
+            name: name.to_string(),
+            offset,
+            ty,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_format_file() {
+        let text = "name: sched_switch\nID: 372\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\n\tfield:char prev_comm[16];\toffset:8;\tsize:16;\tsigned:0;\n\tfield:pid_t prev_pid;\toffset:24;\tsize:4;\tsigned:1;\n\tfield:const char * filename;\toffset:32;\tsize:8;\tsigned:0;\n\tfield:__data_loc char[] name;\toffset:40;\tsize:4;\tsigned:0;\n\nprint fmt: \"...\"\n";
+        assert_eq!(
+            parse_format(text),
+            vec![
+                TracepointField {
+                    name: "prev_comm".into(),
+                    offset: 8,
+                    ty: Type::Str { len: 16 }
+                },
+                TracepointField {
+                    name: "prev_pid".into(),
+                    offset: 24,
+                    ty: Type::Int {
+                        bits: 32,
+                        signed: true
+                    }
+                },
+                TracepointField {
+                    name: "filename".into(),
+                    offset: 32,
+                    ty: Type::Int {
+                        bits: 64,
+                        signed: false
+                    }
+                },
+            ]
+        );
+    }
+}
