@@ -152,6 +152,8 @@ fn diagnostics_are_rendered_with_file_line_column_and_caret() {
         ("args_whole_record", "tracepoint:syscalls:sys_enter_kill { @x = args; }"),
         ("args_missing_tracepoint", "tracepoint:syscalls:nope { @x = args.pid; }"),
         ("field_of_non_args", "BEGIN { $x = 1; @y = $x.field; }"),
+        ("interval_overflow", "interval:ms:111111111111100 { exit(); }"),
+        ("printf_width_overflow", "BEGIN { printf(\"%88888888888888888888s\\n\", comm); }"),
         (
             "stack_too_large",
             "BEGIN { $a = \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"; $b = $a; $c = $a; $d = $a; $e = $a; $f = $a; $g = $a; $h = $a; }",

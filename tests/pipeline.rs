@@ -18,3 +18,27 @@ fn local_verifier_rejection_points_at_the_script() {
     let errors = probe_compiler::verify_program(&compiled).unwrap_err();
     insta::assert_snapshot!(diagnostic::render(&errors, "script.bt", src));
 }
+
+/// Inputs on which fuzzing once found a panic: every stage must now answer with errors.
+#[test]
+fn fuzz_regressions_do_not_panic() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let Ok(src) = std::str::from_utf8(&bytes) else {
+            continue;
+        };
+        n += 1;
+        let Ok(ast) = probe_lang::parse(src) else {
+            continue;
+        };
+        let Ok(checked) = probe_lang::check(ast, &Stdlib) else {
+            continue;
+        };
+        if let Ok(compiled) = probe_compiler::compile(&checked, &Stdlib) {
+            let _ = probe_compiler::verify_program(&compiled);
+        }
+    }
+    assert!(n > 0, "no regression inputs");
+}

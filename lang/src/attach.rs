@@ -70,10 +70,12 @@ impl AttachKind {
                         .filter(|n| *n > 0)
                         .ok_or_else(|| bad("interval", "interval:s|ms|us|hz:N with N > 0"))?;
                     let period_ns = if scale == 0 {
-                        1_000_000_000 / n
+                        Some(1_000_000_000 / n)
                     } else {
-                        n * scale
-                    };
+                        n.checked_mul(scale)
+                    }
+                    .filter(|p| *p > 0)
+                    .ok_or_else(|| bad("interval", "a period between 1 ns and 584 years"))?;
                     Ok(AttachKind::Interval { period_ns })
                 }
                 _ => Err(bad("interval", "interval:s|ms|us|hz:N")),

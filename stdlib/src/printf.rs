@@ -20,6 +20,9 @@ pub const PRINTF: Function = Function {
     lower,
 };
 
+/// The widest field a conversion may ask for.
+const MAX_WIDTH: usize = 4096;
+
 /// One piece of a format string.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Piece {
@@ -85,6 +88,15 @@ pub fn parse(format: &str) -> Result<Vec<Piece>, (usize, String)> {
         }
         while let Some(d) = b.get(i).filter(|d| d.is_ascii_digit()) {
             c.width = c.width * 10 + usize::from(d - b'0');
+            if c.width > MAX_WIDTH {
+                return Err((
+                    start,
+                    format!(
+                        "the width of `%{}` is over {MAX_WIDTH}",
+                        &format[start + 1..=i]
+                    ),
+                ));
+            }
             i += 1;
         }
         if b.get(i) == Some(&b'.') {
@@ -92,6 +104,15 @@ pub fn parse(format: &str) -> Result<Vec<Piece>, (usize, String)> {
             let mut p = 0;
             while let Some(d) = b.get(i).filter(|d| d.is_ascii_digit()) {
                 p = p * 10 + usize::from(d - b'0');
+                if p > MAX_WIDTH {
+                    return Err((
+                        start,
+                        format!(
+                            "the precision of `%{}` is over {MAX_WIDTH}",
+                            &format[start + 1..=i]
+                        ),
+                    ));
+                }
                 i += 1;
             }
             c.precision = Some(p);
@@ -351,5 +372,11 @@ mod tests {
         assert_eq!(parse("%q").unwrap_err().1, "unknown conversion `%q`");
         assert!(parse("abc %").is_err());
         assert_eq!(parse("a%%b").unwrap(), vec![Piece::Text("a%b".into())]);
+        // Found by fuzzing: widths that overflow.
+        assert_eq!(
+            parse("[%88888888888888888888888s]").unwrap_err().1,
+            "the width of `%8888` is over 4096"
+        );
+        assert!(parse("%.99999999999999999999d").is_err());
     }
 }
