@@ -154,6 +154,9 @@ fn diagnostics_are_rendered_with_file_line_column_and_caret() {
         ("field_of_non_args", "BEGIN { $x = 1; @y = $x.field; }"),
         ("interval_overflow", "interval:ms:111111111111100 { exit(); }"),
         ("printf_width_overflow", "BEGIN { printf(\"%88888888888888888888s\\n\", comm); }"),
+        ("str_of_string", "BEGIN { @x = str(comm); }"),
+        ("str_bad_length", "BEGIN { @x = str(0, 200); }"),
+        ("str_no_args", "BEGIN { @x = str(); }"),
         (
             "stack_too_large",
             "BEGIN { $a = \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"; $b = $a; $c = $a; $d = $a; $e = $a; $f = $a; $g = $a; $h = $a; }",

@@ -448,6 +448,34 @@ fn example_read_count() {
 }
 
 #[test]
+fn example_opensnoop() {
+    let _k = kernel();
+    let o = run_probe(&[
+        &example("opensnoop.bt"),
+        "-c",
+        "/usr/bin/head -c 0 /etc/hostname",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[..2],
+        ["Attaching 2 probes...", "PID     COMM             PATH"],
+        "{out}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(" head ") && l.ends_with(" /etc/hostname")),
+        "{out}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("@opens[head]: ")),
+        "{out}"
+    );
+}
+
+#[test]
 fn example_heartbeat() {
     let _k = kernel();
     let o = run_probe(&[&example("heartbeat.bt")]);
@@ -570,5 +598,24 @@ fn tracepoint_args_match_bpftrace() {
         out.lines()
             .any(|l| l.starts_with("@[") && !l.starts_with("@[]")),
         "{out}"
+    );
+}
+
+#[test]
+fn str_reads_tracepoint_string_arguments_like_bpftrace() {
+    let _k = kernel();
+    let script = "tracepoint:syscalls:sys_enter_openat /comm == \"head\" && str(args->filename) == \"/etc/hostname\"/ { printf(\"%s|%s|\\n\", str(args->filename), str(args->filename, 4)); @[str(args->filename, 9)] = count(); }";
+    let command = "/usr/bin/head -c 0 /etc/hostname";
+    let ours = run_probe(&["-e", script, "-c", command]);
+    assert!(ours.status.success(), "{}", stderr(&ours));
+    assert_eq!(
+        stdout(&ours),
+        "Attaching 1 probe...\n/etc/hostname|/etc|\n\n\n@[/etc/host]: 1\n"
+    );
+    let mut bt = std::process::Command::new("bpftrace");
+    bt.args(["-e", script, "-c", command]);
+    assert_eq!(
+        stdout(&run_with_timeout(bt, Duration::from_secs(60))),
+        stdout(&ours)
     );
 }

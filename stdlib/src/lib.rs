@@ -12,6 +12,7 @@ mod has_key;
 mod nsecs;
 mod pid;
 pub mod printf;
+mod str;
 mod tid;
 mod zero;
 
@@ -68,6 +69,7 @@ pub const FUNCTIONS: &[&Function] = &[
     &exit::EXIT,
     &has_key::HAS_KEY,
     &printf::PRINTF,
+    &str::STR,
     &zero::ZERO,
 ];
 /// Every aggregation.
