@@ -113,9 +113,10 @@ fn diagnostics_are_rendered_with_file_line_column_and_caret() {
         ("read_aggregation", "BEGIN { @c = count(); @x = @c; }"),
         ("void_value", "BEGIN { @x = exit(); }"),
         ("ternary_mismatch", "BEGIN { @x = pid ? 1 : comm; }"),
+        ("wildcard_matches_nothing", "tracepoint:nope:*x* { exit(); }"),
         (
-            "wildcard_tracepoint",
-            "tracepoint:syscalls:sys_enter_* { exit(); }",
+            "wildcard_args_differ",
+            "tracepoint:syscalls:sys_enter_kill, tracepoint:syscalls:sys_enter_tgkill { @[args->sig] = count(); }",
         ),
         ("break_outside_loop", "BEGIN { break; }"),
         ("continue_outside_loop", "BEGIN { if (1) { continue; } }"),

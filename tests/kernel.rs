@@ -619,3 +619,40 @@ fn str_reads_tracepoint_string_arguments_like_bpftrace() {
         stdout(&ours)
     );
 }
+
+#[test]
+fn tracepoint_wildcards_expand_like_bpftrace() {
+    let _k = kernel();
+    let dir = std::env::temp_dir().join(format!("probe-wild-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let job = dir.join("kills.sh");
+    std::fs::write(
+        &job,
+        "kill -0 12345 2>/dev/null\nkill -9 12345 2>/dev/null\nkill -0 12345 2>/dev/null\ntrue\n",
+    )
+    .unwrap();
+    let command = format!("/bin/sh {}", job.display());
+    let script =
+        "tracepoint:syscalls:sys_enter_kil* /args->pid == 12345/ { @s[args->sig] = count(); }";
+    let ours = run_probe(&["-e", script, "-c", &command]);
+    assert!(ours.status.success(), "{}", stderr(&ours));
+    assert_eq!(
+        stdout(&ours),
+        "Attaching 1 probe...\n\n\n@s[9]: 1\n@s[0]: 2\n"
+    );
+    let mut bt = std::process::Command::new("bpftrace");
+    bt.args(["-e", script, "-c", &command]);
+    assert_eq!(
+        stdout(&run_with_timeout(bt, Duration::from_secs(60))),
+        stdout(&ours)
+    );
+    // Several matches: one program each, counted in "Attaching N probes...".
+    let o = run_probe(&["-e", "t:syscalls:sys_enter_getp?id, t:syscalls:sys_enter_getppi? { @[comm] = count(); } BEGIN { exit(); }"]);
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).starts_with("Attaching 4 probes...\n"),
+        "{}",
+        stdout(&o)
+    );
+}

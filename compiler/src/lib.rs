@@ -45,7 +45,8 @@ pub fn compile(
     let mut probes = vec![];
     let mut errors = vec![];
     for cp in &checked.probes {
-        for (kind, ap) in cp.kinds.iter().zip(&cp.probe.attach_points) {
+        for point in &cp.points {
+            let kind = &point.kind;
             let program_name = kind.program_name();
             let result = lower::lower_probe(
                 &program_name,
@@ -63,8 +64,8 @@ pub fn compile(
             match result {
                 Ok((ir, insns, insn_spans)) => probes.push(CompiledProbe {
                     attach: kind.clone(),
-                    attach_text: ap.text.clone(),
-                    span: ap.span,
+                    attach_text: point.text.clone(),
+                    span: point.span,
                     section: section_for(kind),
                     program_name,
                     ir,

@@ -31,16 +31,6 @@ impl AttachKind {
             "END" | "end" if parts.len() == 1 => Ok(AttachKind::End),
             "tracepoint" | "t" => match parts[..] {
                 [_, category, event] if !category.is_empty() && !event.is_empty() => {
-                    if category.contains('*') || event.contains('*') {
-                        return Err(Diagnostic::error(
-                            span,
-                            "wildcards in attach points are not supported yet",
-                        )
-                        .with_label("wildcard here")
-                        .with_note(
-                            "name one tracepoint, e.g. `tracepoint:syscalls:sys_enter_read`",
-                        ));
-                    }
                     Ok(AttachKind::Tracepoint {
                         category: category.into(),
                         event: event.into(),
@@ -88,6 +78,29 @@ impl AttachKind {
                      kretprobe:function, interval:s|ms|us|hz:N",
                     ),
             ),
+        }
+    }
+
+    /// True for a tracepoint whose category or event holds a wildcard (`*`, `?`).
+    pub fn is_wildcard(&self) -> bool {
+        matches!(self, AttachKind::Tracepoint { category, event } if (category.clone() + event).contains(['*', '?']))
+    }
+
+    /// The attach point as written in a script.
+    pub fn text(&self) -> String {
+        match self {
+            AttachKind::Begin => "BEGIN".into(),
+            AttachKind::End => "END".into(),
+            AttachKind::Tracepoint { category, event } => format!("tracepoint:{category}:{event}"),
+            AttachKind::Kprobe {
+                function,
+                ret: false,
+            } => format!("kprobe:{function}"),
+            AttachKind::Kprobe {
+                function,
+                ret: true,
+            } => format!("kretprobe:{function}"),
+            AttachKind::Interval { period_ns } => format!("interval:us:{}", period_ns / 1000),
         }
     }
 

@@ -5,7 +5,7 @@ use crate::ast::*;
 use crate::attach::AttachKind;
 use crate::diagnostic::Diagnostic;
 use crate::span::Span;
-use crate::tracepoint::{NoTracepoints, TracepointField, TracepointFormats};
+use crate::tracepoint::{glob_match, NoTracepoints, TracepointField, TracepointFormats};
 use crate::types::Type;
 use std::collections::HashMap;
 
@@ -44,10 +44,21 @@ pub struct MapInfo {
 /// A probe with its resolved attach points.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CheckedProbe {
-    pub kinds: Vec<AttachKind>,
+    /// Where it attaches: wildcards expanded, each with the attach point it came from.
+    pub points: Vec<ResolvedAttach>,
     pub probe: Probe,
     /// Bytes of the probe's context record the program may read (tracepoint records).
     pub ctx_size: u32,
+}
+
+/// One place a probe attaches, after wildcards are expanded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResolvedAttach {
+    pub kind: AttachKind,
+    /// As written, or as expanded from a wildcard.
+    pub text: String,
+    /// The attach point in the script it comes from.
+    pub span: Span,
 }
 
 /// A script that passed the checker: every expression carries its type.
@@ -91,6 +102,7 @@ pub fn check_in(
         scopes: vec![],
         loops: 0,
         args: None,
+        used_fields: vec![],
         errors: vec![],
     };
     // Map types are inferred from assignments, so walk twice: the first pass learns map
@@ -100,14 +112,23 @@ pub fn check_in(
         cx.errors.clear();
         let mut probes = vec![];
         for mut probe in scratch.probes.drain(..) {
-            let mut kinds = vec![];
+            let mut points = vec![];
             for ap in &probe.attach_points {
                 match AttachKind::parse(&ap.text, ap.span) {
-                    Ok(k) => kinds.push(k),
+                    Ok(kind) if kind.is_wildcard() => match expand(&kind, ap, env.tracepoints) {
+                        Ok(found) => points.extend(found),
+                        Err(e) => cx.errors.push(e),
+                    },
+                    Ok(kind) => points.push(ResolvedAttach {
+                        kind,
+                        text: ap.text.clone(),
+                        span: ap.span,
+                    }),
                     Err(e) => cx.errors.push(e),
                 }
             }
-            cx.args = kinds.iter().find_map(|k| match k {
+            let kinds: Vec<&AttachKind> = points.iter().map(|p| &p.kind).collect();
+            cx.args = kinds.iter().find_map(|k| match *k {
                 AttachKind::Tracepoint { category, event } => Some(
                     env.tracepoints
                         .fields(category, event)
@@ -128,9 +149,11 @@ pub fn check_in(
                 cx.expr(p);
                 cx.expect_condition(p);
             }
+            cx.used_fields.clear();
             cx.block(&mut probe.body);
+            cx.same_args_everywhere(&kinds, env.tracepoints);
             probes.push(CheckedProbe {
-                kinds,
+                points,
                 probe,
                 ctx_size,
             });
@@ -149,6 +172,43 @@ pub fn check_in(
     unreachable!("the loop returns in its second pass")
 }
 
+/// The tracepoints a wildcard attach point names, in tracefs order.
+fn expand(
+    kind: &AttachKind,
+    ap: &AttachPoint,
+    tracepoints: &dyn TracepointFormats,
+) -> Result<Vec<ResolvedAttach>, Diagnostic> {
+    let AttachKind::Tracepoint { category, event } = kind else {
+        unreachable!("only tracepoints have wildcards")
+    };
+    let all = tracepoints
+        .list()
+        .map_err(|why| Diagnostic::error(ap.span, "cannot expand this wildcard").with_label(why))?;
+    let found: Vec<ResolvedAttach> = all
+        .into_iter()
+        .filter(|(c, e)| glob_match(category, c) && glob_match(event, e))
+        .map(|(c, e)| {
+            let kind = AttachKind::Tracepoint {
+                category: c,
+                event: e,
+            };
+            ResolvedAttach {
+                text: kind.text(),
+                kind,
+                span: ap.span,
+            }
+        })
+        .collect();
+    if found.is_empty() {
+        return Err(
+            Diagnostic::error(ap.span, format!("no tracepoint matches `{}`", ap.text))
+                .with_label("matches nothing")
+                .with_note("probe -l lists the tracepoints (/sys/kernel/tracing/available_events)"),
+        );
+    }
+    Ok(found)
+}
+
 struct Checker<'a> {
     builtins: &'a dyn Builtins,
     maps: HashMap<String, MapInfo>,
@@ -157,6 +217,8 @@ struct Checker<'a> {
     loops: u32,
     /// The fields of `args` in the probe being checked (`None` outside tracepoints).
     args: Option<Result<Vec<TracepointField>, String>>,
+    /// The fields of `args` the probe reads, with where.
+    used_fields: Vec<(TracepointField, Span)>,
     errors: Vec<Diagnostic>,
 }
 
@@ -217,6 +279,38 @@ impl Checker<'_> {
         }
     }
 
+    /// One program serves every tracepoint of a probe, so each field it reads must have the
+    /// same offset and type in all of them.
+    fn same_args_everywhere(&mut self, kinds: &[&AttachKind], tracepoints: &dyn TracepointFormats) {
+        if self.used_fields.is_empty() {
+            return;
+        }
+        for kind in kinds.iter().skip(1) {
+            let AttachKind::Tracepoint { category, event } = kind else {
+                continue;
+            };
+            let Ok(fields) = tracepoints.fields(category, event) else {
+                continue;
+            };
+            for (used, span) in &self.used_fields {
+                if !fields.contains(used) {
+                    self.errors.push(
+                        Diagnostic::error(
+                            *span,
+                            format!(
+                                "args.{} differs in tracepoint:{category}:{event}",
+                                used.name
+                            ),
+                        )
+                        .with_label("not the same field in every tracepoint of this probe")
+                        .with_note("split the probe, one per tracepoint layout"),
+                    );
+                    return;
+                }
+            }
+        }
+    }
+
     /// Checks `args.field` in a tracepoint probe and records the field's offset.
     fn field(&mut self, base: &Expr, field: &Ident, offset: &mut u32) -> Type {
         if !matches!(&base.kind, ExprKind::Builtin(b) if b.name == "args") {
@@ -251,7 +345,9 @@ impl Checker<'_> {
         match fields.iter().find(|f| f.name == field.name) {
             Some(f) => {
                 *offset = f.offset;
-                f.ty.clone()
+                let f = f.clone();
+                self.used_fields.push((f.clone(), field.span));
+                f.ty
             }
             None => {
                 let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();

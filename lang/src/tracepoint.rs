@@ -17,6 +17,8 @@ pub struct TracepointField {
 pub trait TracepointFormats {
     /// The fields of `category:event` without the `common_` header, or why there are none.
     fn fields(&self, category: &str, event: &str) -> Result<Vec<TracepointField>, String>;
+    /// Every tracepoint as `(category, event)`, for wildcards in attach points.
+    fn list(&self) -> Result<Vec<(String, String)>, String>;
 }
 
 /// No tracepoint information, for checking without a kernel.
@@ -26,6 +28,35 @@ impl TracepointFormats for NoTracepoints {
     fn fields(&self, _: &str, _: &str) -> Result<Vec<TracepointField>, String> {
         Err("tracepoint formats are not available here".into())
     }
+
+    fn list(&self) -> Result<Vec<(String, String)>, String> {
+        Err("the list of tracepoints is not available here".into())
+    }
+}
+
+/// True if `text` matches `pattern`, where `*` matches any run of characters and `?` any
+/// one character.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    // Classic two-pointer matching with backtracking to the last `*`.
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
 }
 
 /// Parses a tracefs `format` file. Fields the language cannot express yet (`__data_loc`
@@ -90,6 +121,17 @@ pub fn parse_format(text: &str) -> Vec<TracepointField> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("sys_enter_*", "sys_enter_read"));
+        assert!(glob_match("*", ""));
+        assert!(glob_match("sys_*_read", "sys_enter_read"));
+        assert!(glob_match("sys_enter_read?", "sys_enter_readv"));
+        assert!(!glob_match("sys_enter_read?", "sys_enter_read"));
+        assert!(!glob_match("sys_exit_*", "sys_enter_read"));
+        assert!(glob_match("*get*pid", "sys_enter_getppid"));
+    }
 
     #[test]
     fn reads_a_format_file() {

@@ -49,4 +49,17 @@ impl TracepointFormats for TracefsFormats {
             Err(e) => Err(format!("cannot read {}: {e}", path.display())),
         }
     }
+
+    fn list(&self) -> Result<Vec<(String, String)>, String> {
+        let root = ensure_mounted().map_err(|e| format!("cannot mount tracefs: {e}"))?;
+        let text =
+            std::fs::read_to_string(root.join("available_events")).map_err(|e| e.to_string())?;
+        let mut all: Vec<(String, String)> = text
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .map(|(c, e)| (c.to_string(), e.to_string()))
+            .collect();
+        all.sort();
+        Ok(all)
+    }
 }
