@@ -33,6 +33,7 @@ pub trait BuiltinLowering {
 pub enum ArgValue {
     Int { value: u64, signed: bool },
     Str(Vec<u8>),
+    Tuple(Vec<ArgValue>),
 }
 
 /// Printing of values that only the builtin that made them knows how to print.

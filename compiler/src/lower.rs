@@ -963,6 +963,45 @@ impl<'a> LowerCx<'a> {
                     }
                 })
             }
+            ExprKind::Tuple(elems) => {
+                let size = e.ty.size();
+                let slot = self.zeroed_slot(size);
+                let at = Addr::Stack { slot, off: 0 };
+                let Type::Tuple(types) = &e.ty else {
+                    unreachable!("a tuple")
+                };
+                let types = types.clone();
+                for ((x, ty), off) in elems.iter().zip(&types).zip(e.ty.tuple_offsets()) {
+                    let v = self.expr(x)?;
+                    self.store_value(at.offset(off as i32), v, ty);
+                }
+                Ok(Value::Mem {
+                    addr: at,
+                    len: size,
+                })
+            }
+            ExprKind::TupleIndex { tuple, index } => {
+                let Value::Mem { addr, .. } = self.expr(tuple)? else {
+                    unreachable!("tuples live in memory")
+                };
+                let off = tuple.ty.tuple_offsets()[*index as usize] as i32;
+                Ok(match &e.ty {
+                    Type::Str { len } => Value::Mem {
+                        addr: addr.offset(off),
+                        len: *len,
+                    },
+                    _ => {
+                        let dst = self.vreg();
+                        self.emit(Inst::Load {
+                            dst,
+                            addr: addr.offset(off),
+                            size: MemSize::DW,
+                            signed: false,
+                        });
+                        Value::Scalar(dst)
+                    }
+                })
+            }
             ExprKind::Cast { expr, .. } => {
                 let v = self.scalar(expr)?;
                 Ok(Value::Scalar(match e.ty {

@@ -176,6 +176,10 @@ pub enum ExprKind {
         field: Ident,
         offset: u32,
     },
+    /// `(a, b, ...)`.
+    Tuple(Vec<Expr>),
+    /// `t.0`: an element of a tuple.
+    TupleIndex { tuple: Box<Expr>, index: u32 },
     /// `(type)e`: an integer converted to another width or signedness.
     Cast { ty: Ident, expr: Box<Expr> },
     /// `-e`, `!e`, `~e`.
@@ -325,6 +329,8 @@ fn expr_mut(e: &mut Expr, f: &mut dyn FnMut(&mut Expr)) {
         ExprKind::Call { args, .. } => args.iter_mut().for_each(|a| expr_mut(a, f)),
         ExprKind::Unary { expr, .. } | ExprKind::Cast { expr, .. } => expr_mut(expr, f),
         ExprKind::Field { base, .. } => expr_mut(base, f),
+        ExprKind::Tuple(elems) => elems.iter_mut().for_each(|x| expr_mut(x, f)),
+        ExprKind::TupleIndex { tuple, .. } => expr_mut(tuple, f),
         ExprKind::Binary { lhs, rhs, .. } => {
             expr_mut(lhs, f);
             expr_mut(rhs, f);

@@ -734,6 +734,52 @@ impl Checker<'_> {
                 field,
                 offset,
             } => self.field(base, field, offset),
+            ExprKind::Tuple(elems) => {
+                let mut types = vec![];
+                for x in elems.iter_mut() {
+                    self.expr(x);
+                    match &x.ty {
+                        Type::Unknown => return Type::Unknown,
+                        t if t.is_scalar() || matches!(t, Type::Str { .. }) => {
+                            types.push(storage_type(t))
+                        }
+                        t => {
+                            self.errors.push(
+                                Diagnostic::error(x.span, format!("a tuple cannot hold {t}"))
+                                    .with_label("not an integer or a string"),
+                            );
+                            return Type::Unknown;
+                        }
+                    }
+                }
+                Type::Tuple(types)
+            }
+            ExprKind::TupleIndex { tuple, index } => {
+                self.expr(tuple);
+                match &tuple.ty {
+                    Type::Unknown => Type::Unknown,
+                    Type::Tuple(elems) => match elems.get(*index as usize) {
+                        Some(t) => t.clone(),
+                        None => {
+                            self.errors.push(
+                                Diagnostic::error(
+                                    span,
+                                    format!("tuple index {index} is out of range"),
+                                )
+                                .with_label(format!("this tuple has {} elements", elems.len())),
+                            );
+                            Type::Unknown
+                        }
+                    },
+                    t => {
+                        self.errors.push(
+                            Diagnostic::error(tuple.span, format!("expected a tuple, found {t}"))
+                                .with_label("only tuples have elements `.0`, `.1`, ..."),
+                        );
+                        Type::Unknown
+                    }
+                }
+            }
             ExprKind::Builtin(id) => match self.builtins.variable(&id.name) {
                 Some(t) => t,
                 None if self.builtins.planned(&id.name) => {
@@ -980,6 +1026,7 @@ pub fn parse_type_name(name: &str) -> Option<Type> {
 /// Integers widen to 64 bits when stored in maps; booleans are stored as integers.
 fn storage_type(t: &Type) -> Type {
     match t {
+        Type::Tuple(elems) => Type::Tuple(elems.iter().map(storage_type).collect()),
         Type::Int { signed, .. } => Type::Int {
             bits: 64,
             signed: *signed,
@@ -1026,6 +1073,12 @@ pub fn unify(a: &Type, b: &Type) -> Option<Type> {
         (Type::Bool, t @ Type::Int { .. }) | (t @ Type::Int { .. }, Type::Bool) => Some(t.clone()),
         (Type::Str { len: x }, Type::Str { len: y }) => Some(Type::Str { len: *x.max(y) }),
         (Type::Agg(x), Type::Agg(y)) if x == y => Some(Type::Agg(*x)),
+        (Type::Tuple(x), Type::Tuple(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .map(|(a, b)| unify(a, b))
+            .collect::<Option<Vec<_>>>()
+            .map(Type::Tuple),
         _ => None,
     }
 }

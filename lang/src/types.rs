@@ -18,6 +18,8 @@ pub enum Type {
     Str { len: u32 },
     /// An aggregation stored in a map value (`count()`, ...).
     Agg(Aggregation),
+    /// `(a, b, ...)`: each element 8-byte aligned, integers 8 bytes wide.
+    Tuple(Vec<Type>),
 }
 
 /// The aggregation functions a map value can hold.
@@ -55,8 +57,25 @@ impl Type {
             Type::Bool => 1,
             Type::Str { len } => *len,
             Type::Agg(_) => 8,
+            Type::Tuple(elems) => elems.iter().map(|e| e.size().div_ceil(8) * 8).sum(),
             Type::Unknown | Type::Void => 0,
         }
+    }
+
+    /// For a tuple, the byte offset of each element.
+    pub fn tuple_offsets(&self) -> Vec<u32> {
+        let Type::Tuple(elems) = self else {
+            return vec![];
+        };
+        let mut at = 0;
+        elems
+            .iter()
+            .map(|e| {
+                let here = at;
+                at += e.size().div_ceil(8) * 8;
+                here
+            })
+            .collect()
     }
 }
 
@@ -73,6 +92,10 @@ impl fmt::Display for Type {
             Type::Bool => write!(f, "bool"),
             Type::Str { len } => write!(f, "string[{len}]"),
             Type::Agg(Aggregation::Count) => write!(f, "count_t"),
+            Type::Tuple(elems) => {
+                let parts: Vec<String> = elems.iter().map(|e| e.to_string()).collect();
+                write!(f, "({})", parts.join(", "))
+            }
         }
     }
 }

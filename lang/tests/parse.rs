@@ -35,6 +35,7 @@ fn syntax_trees() {
         ("casts_and_unroll", "BEGIN { $x = (uint8)300 + (int32)-(int64)$y; unroll(3) { $x++; } }"),
         ("positional_parameters", "BEGIN { printf(\"%s %d\\n\", str($1), $2 + $#); }"),
         ("tracepoint_args", "t:syscalls:sys_enter_kill /args->pid == 1/ { @[args.sig] = count(); }"),
+        ("tuples", "BEGIN { $t = (1, \"a\", (2, 3)); @x = $t.2.1 + $t.0; }"),
         ("empty_program", ""),
         ("empty_block", "BEGIN {}"),
         ("variables_and_strings", "BEGIN { $s = \"a\\tb\\n\\\"q\\\"\\\\\"; $n = 0x1f - -3; }"),

@@ -42,6 +42,17 @@ fn decode_arg(arg: &EventArg, record: &[u8]) -> ArgValue {
 pub fn decode_value(ty: &Type, bytes: &[u8]) -> ArgValue {
     match ty {
         Type::Str { .. } => ArgValue::Str(bytes.to_vec()),
+        Type::Tuple(elems) => ArgValue::Tuple(
+            elems
+                .iter()
+                .zip(ty.tuple_offsets())
+                .map(|(t, off)| {
+                    let start = (off as usize).min(bytes.len());
+                    let end = (start + t.size() as usize).min(bytes.len());
+                    decode_value(t, &bytes[start..end])
+                })
+                .collect(),
+        ),
         Type::Int { signed, .. } => {
             let mut w = [0u8; 8];
             let n = bytes.len().min(8);
@@ -72,6 +83,10 @@ fn show(v: &ArgValue) -> String {
             let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
             String::from_utf8_lossy(&s[..end]).into_owned()
         }
+        ArgValue::Tuple(elems) => format!(
+            "({})",
+            elems.iter().map(show).collect::<Vec<_>>().join(", ")
+        ),
     }
 }
 
@@ -86,6 +101,12 @@ fn compare(a: &ArgValue, b: &ArgValue) -> Ordering {
         ) => (*x as i64).cmp(&(*y as i64)),
         (ArgValue::Int { value: x, .. }, ArgValue::Int { value: y, .. }) => x.cmp(y),
         (ArgValue::Str(x), ArgValue::Str(y)) => x.cmp(y),
+        (ArgValue::Tuple(x), ArgValue::Tuple(y)) => x
+            .iter()
+            .zip(y)
+            .map(|(a, b)| compare(a, b))
+            .find(|o| o.is_ne())
+            .unwrap_or(Ordering::Equal),
         _ => Ordering::Equal,
     }
 }

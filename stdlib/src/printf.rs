@@ -265,7 +265,7 @@ pub fn render(format: &str, args: &[ArgValue]) -> String {
                         pad(&c, String::new(), s)
                     }
                     (Some(ArgValue::Int { value, signed }), conv) => int(&c, conv, *value, *signed),
-                    (None, _) => String::new(),
+                    (None | Some(ArgValue::Tuple(_)), _) => String::new(),
                 };
                 out.push_str(&body);
             }
