@@ -656,3 +656,26 @@ fn tracepoint_wildcards_expand_like_bpftrace() {
         stdout(&o)
     );
 }
+
+#[test]
+fn a_closed_output_pipe_ends_tracing() {
+    let _k = kernel();
+    let mut child = probe()
+        .args(["interval:ms:10 { printf(\"line\\n\"); }"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "Attaching 1 probe...");
+    assert_eq!(lines.next().unwrap().unwrap(), "line");
+    drop(lines);
+    for _ in 0..250 {
+        if child.try_wait().unwrap().is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().ok();
+    panic!("probe kept running after its reader went away");
+}

@@ -254,8 +254,16 @@ pub fn run(
     }
     let mut child = options.command.as_deref().map(Child::spawn).transpose()?;
     let n = compiled.probes.len();
-    println!("Attaching {n} probe{}...", if n == 1 { "" } else { "s" });
-    io::stdout().flush().ok();
+    let banner = format!("Attaching {n} probe{}...\n", if n == 1 { "" } else { "s" });
+    let mut stdout = io::stdout();
+    if stdout
+        .write_all(banner.as_bytes())
+        .and_then(|()| stdout.flush())
+        .is_err()
+    {
+        // Nobody reads our output (a closed pipe): there is no point in tracing.
+        return Err(fail("cannot write to standard output"));
+    }
     let mut links = vec![];
     let mut begin = vec![];
     let mut end = vec![];
@@ -319,7 +327,8 @@ pub fn run(
         for record in queue.borrow_mut().drain(..) {
             match output::decode_event(&compiled.events, &record, fmt) {
                 Some(Event::Print(s)) => {
-                    out.write_all(s.as_bytes()).ok();
+                    // A reader that went away (`| head`) ends tracing, as SIGPIPE would.
+                    exit |= out.write_all(s.as_bytes()).is_err();
                 }
                 Some(Event::Exit) => exit = true,
                 Some(Event::ClearMap(map)) => {
@@ -343,7 +352,7 @@ pub fn run(
                 None => {}
             }
         }
-        out.flush().ok();
+        exit |= out.flush().is_err();
         exit
     };
     for prog in &begin {
