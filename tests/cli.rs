@@ -161,6 +161,7 @@ fn diagnostics_are_rendered_with_file_line_column_and_caret() {
         ("str_of_string", "BEGIN { @x = str(comm); }"),
         ("str_bad_length", "BEGIN { @x = str(0, 200); }"),
         ("str_no_args", "BEGIN { @x = str(); }"),
+        ("loop_that_never_ends", "BEGIN { $i = 1; $s = 0; while ($i < 10) { $s += $i; } exit(); }"),
         (
             "stack_too_large",
             "BEGIN { $a = \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"; $b = $a; $c = $a; $d = $a; $e = $a; $f = $a; $g = $a; $h = $a; }",

@@ -145,7 +145,13 @@ pub fn verify_program(compiled: &CompiledProgram) -> Result<(), Vec<Diagnostic>>
                 .with_label(format!("instruction {} comes from here", e.insn))
                 .with_related(p.span, format!("in the program for {}", p.attach_text))
                 .with_note(
-                    "this is a bug in probe's code generator: please report it with the script",
+                    if e.message.contains("too large") || e.message.contains("infinite loop") {
+                        "the verifier must see every loop end: make sure the loop's condition \
+                     eventually fails (for example `for ($i : 0..N)`, or a counter that \
+                     always moves toward its bound)"
+                    } else {
+                        "this is a bug in probe's code generator: please report it with the script"
+                    },
                 )
             })
         })
