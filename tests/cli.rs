@@ -162,6 +162,13 @@ fn diagnostics_are_rendered_with_file_line_column_and_caret() {
         ("str_bad_length", "BEGIN { @x = str(0, 200); }"),
         ("str_no_args", "BEGIN { @x = str(); }"),
         ("loop_that_never_ends", "BEGIN { $i = 1; $s = 0; while ($i < 10) { $s += $i; } exit(); }"),
+        ("declared_aggregation_in_hash", "let @a = hash(10); BEGIN { @a = count(); }"),
+        ("declared_value_in_percpuhash", "let @b = percpuhash(5); BEGIN { @b = 1; }"),
+        ("declared_unknown_kind", "let @c = nope(1); BEGIN { @c = 1; }"),
+        ("declared_size_zero", "let @d = hash(0); BEGIN { @d = 1; }"),
+        ("declared_twice", "let @e = hash(1); let @e = hash(2); BEGIN { @e = 1; }"),
+        ("declared_never_used", "let @f = hash(1); BEGIN { exit(); }"),
+        ("declared_percpuarray", "let @g = percpuarray(4); BEGIN { @g[0] = count(); }"),
         (
             "stack_too_large",
             "BEGIN { $a = \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"; $b = $a; $c = $a; $d = $a; $e = $a; $f = $a; $g = $a; $h = $a; }",

@@ -14,7 +14,7 @@ pub use builtins::{ArgValue, BuiltinFormat, BuiltinLowering, Stdlib};
 pub use program::{CompiledProbe, CompiledProgram, EventKind, MapMeta, ScriptMap};
 
 use probe_lang::types::Type;
-use probe_lang::{CheckedProgram, Diagnostic};
+use probe_lang::{CheckedProgram, Diagnostic, MapKind};
 use program::*;
 
 /// Compiles a checked program: one BPF program per attach point, plus its maps and events.
@@ -111,16 +111,28 @@ fn script_map(info: &probe_lang::MapInfo) -> MapMeta {
         key.push((t.clone(), key_size));
         key_size += t.size().div_ceil(8) * 8;
     }
-    let (map_type, value_size) = match &info.value {
+    let (default_type, value_size) = match &info.value {
         Type::Agg(_) => (MAP_PERCPU_HASH, 8),
         t => (MAP_HASH, t.size().div_ceil(8) * 8),
+    };
+    let (map_type, max_entries) = match info.declared {
+        None => (default_type, MAP_MAX_ENTRIES),
+        Some((kind, size)) => (
+            match kind {
+                MapKind::Hash => MAP_HASH,
+                MapKind::LruHash => MAP_LRU_HASH,
+                MapKind::PerCpuHash => MAP_PERCPU_HASH,
+                MapKind::PerCpuLruHash => MAP_LRU_PERCPU_HASH,
+            },
+            size,
+        ),
     };
     MapMeta {
         object_name: format!("AT_{}", info.name.trim_start_matches('@')),
         map_type,
         key_size: key_size.max(8),
         value_size,
-        max_entries: MAP_MAX_ENTRIES,
+        max_entries,
         script: Some(ScriptMap {
             name: info.name.clone(),
             key,

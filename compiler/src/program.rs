@@ -12,6 +12,10 @@ pub const MAP_HASH: u32 = 1;
 pub const MAP_ARRAY: u32 = 2;
 /// `BPF_MAP_TYPE_PERCPU_HASH`.
 pub const MAP_PERCPU_HASH: u32 = 5;
+/// `BPF_MAP_TYPE_LRU_HASH`.
+pub const MAP_LRU_HASH: u32 = 9;
+/// `BPF_MAP_TYPE_LRU_PERCPU_HASH`.
+pub const MAP_LRU_PERCPU_HASH: u32 = 10;
 /// `BPF_MAP_TYPE_RINGBUF`.
 pub const MAP_RINGBUF: u32 = 27;
 
@@ -31,6 +35,13 @@ pub struct MapMeta {
     pub max_entries: u32,
     /// For script maps, how to read and print it.
     pub script: Option<ScriptMap>,
+}
+
+impl MapMeta {
+    /// True if the map keeps one value per CPU.
+    pub fn per_cpu(&self) -> bool {
+        matches!(self.map_type, MAP_PERCPU_HASH | MAP_LRU_PERCPU_HASH)
+    }
 }
 
 /// A map the script declares (`@name`), with the layout of its keys and values.

@@ -6,7 +6,19 @@ use crate::types::Type;
 /// A whole script: its probes in source order.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Program {
+    /// Map declarations (`let @name = hash(1024);`), before or between the probes.
+    pub maps: Vec<MapDecl>,
     pub probes: Vec<Probe>,
+}
+
+/// `let @name = kind(max_entries);`: the BPF map kind and size of a map.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MapDecl {
+    pub name: Ident,
+    /// `hash`, `lruhash`, `percpuhash`, `percpulruhash`.
+    pub kind: Ident,
+    pub max_entries: u64,
+    pub span: Span,
 }
 
 /// `attach_point, attach_point /predicate/ { body }`.

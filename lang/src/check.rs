@@ -39,6 +39,24 @@ pub struct MapInfo {
     pub value: Type,
     /// Where the map is first assigned.
     pub span: Span,
+    /// The kind and size a `let @name = kind(n);` declaration gave it.
+    pub declared: Option<(MapKind, u32)>,
+}
+
+/// The BPF map kinds a declaration can ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapKind {
+    Hash,
+    LruHash,
+    PerCpuHash,
+    PerCpuLruHash,
+}
+
+impl MapKind {
+    /// True for kinds that keep a value per CPU (aggregations need them).
+    pub fn per_cpu(self) -> bool {
+        matches!(self, MapKind::PerCpuHash | MapKind::PerCpuLruHash)
+    }
 }
 
 /// A probe with its resolved attach points.
@@ -164,6 +182,11 @@ pub fn check_in(
                 cx.errors.dedup();
                 return Err(cx.errors);
             }
+            cx.declarations(&program.maps);
+            if !cx.errors.is_empty() {
+                cx.errors.sort_by_key(|d| (d.span.start, d.span.end));
+                return Err(cx.errors);
+            }
             let mut maps: Vec<MapInfo> = cx.maps.into_values().collect();
             maps.sort_by(|a, b| a.name.cmp(&b.name));
             return Ok(CheckedProgram { probes, maps });
@@ -276,6 +299,87 @@ impl Checker<'_> {
             None => {
                 self.scopes[0].insert(var.name.clone(), Some(value.ty.clone()));
             }
+        }
+    }
+
+    /// Applies `let @m = kind(n);` declarations to the maps the script uses.
+    fn declarations(&mut self, decls: &[MapDecl]) {
+        let mut seen: HashMap<String, Span> = HashMap::new();
+        for d in decls {
+            let name = map_display_name(&d.name);
+            if let Some(first) = seen.insert(name.clone(), d.span) {
+                self.errors.push(
+                    Diagnostic::error(d.span, format!("{name} is declared twice"))
+                        .with_label("second declaration")
+                        .with_related(first, "first declaration"),
+                );
+                continue;
+            }
+            let kind = match d.kind.name.as_str() {
+                "hash" => MapKind::Hash,
+                "lruhash" => MapKind::LruHash,
+                "percpuhash" => MapKind::PerCpuHash,
+                "percpulruhash" => MapKind::PerCpuLruHash,
+                "percpuarray" => {
+                    self.errors.push(crate::lexer::not_supported_yet(
+                        d.kind.span,
+                        "the map kind `percpuarray`",
+                    ));
+                    continue;
+                }
+                other => {
+                    self.errors.push(
+                        Diagnostic::error(d.kind.span, format!("unknown map kind `{other}`"))
+                            .with_label("not a map kind")
+                            .with_note("map kinds are hash, lruhash, percpuhash and percpulruhash"),
+                    );
+                    continue;
+                }
+            };
+            let Some(size) = u32::try_from(d.max_entries)
+                .ok()
+                .filter(|n| (1..=1 << 24).contains(n))
+            else {
+                self.errors.push(
+                    Diagnostic::error(
+                        d.span,
+                        format!("{name} cannot hold {} entries", d.max_entries),
+                    )
+                    .with_label("size out of range")
+                    .with_note("a map holds from 1 to 16777216 entries"),
+                );
+                continue;
+            };
+            let Some(info) = self.maps.get_mut(&name) else {
+                self.errors.push(
+                    Diagnostic::error(d.span, format!("{name} is declared but never assigned"))
+                        .with_label("unused declaration")
+                        .with_note("remove it, or assign the map in a probe"),
+                );
+                continue;
+            };
+            let aggregation = matches!(info.value, Type::Agg(_));
+            if aggregation != kind.per_cpu() {
+                let (want, why) = if aggregation {
+                    (
+                        "percpuhash or percpulruhash",
+                        "it holds an aggregation, which keeps a value per CPU",
+                    )
+                } else {
+                    (
+                        "hash or lruhash",
+                        "it holds plain values, which probes read back",
+                    )
+                };
+                self.errors.push(
+                    Diagnostic::error(d.kind.span, format!("{name} must be a {want}"))
+                        .with_label(format!("`{}` does not fit", d.kind.name))
+                        .with_related(info.span, why)
+                        .with_note(format!("declare it as {want}")),
+                );
+                continue;
+            }
+            info.declared = Some((kind, size));
         }
     }
 
@@ -636,6 +740,7 @@ impl Checker<'_> {
                         key,
                         value: value_ty,
                         span: map.span,
+                        declared: None,
                     },
                 );
             }

@@ -300,6 +300,8 @@ enum Mode {
     AfterPredicate,
     /// Inside an action block.
     Block,
+    /// Inside a top-level `let @map = kind(size);`, up to its `;`.
+    Declaration,
 }
 
 /// How an open block was opened.
@@ -348,6 +350,13 @@ impl Lexer<'_> {
                     self.pos = self.src[self.pos..]
                         .find('\n')
                         .map_or(self.src.len(), |n| self.pos + n);
+                }
+                Mode::AttachPoint
+                    if self.src[self.pos..].starts_with("let")
+                        && self.src[self.pos + 3..].starts_with(|c: char| c.is_whitespace()) =>
+                {
+                    self.mode = Mode::Declaration;
+                    self.token()?;
                 }
                 Mode::AttachPoint => self.attach_point()?,
                 Mode::AfterAttachPoint | Mode::AfterPredicate => {
@@ -398,7 +407,7 @@ impl Lexer<'_> {
                     }
                     self.pos += 1;
                 }
-                Mode::Predicate(_) | Mode::Block => self.token()?,
+                Mode::Predicate(_) | Mode::Block | Mode::Declaration => self.token()?,
             }
         }
     }
@@ -564,7 +573,12 @@ impl Lexer<'_> {
             Raw::LBracket => Tok::LBracket,
             Raw::RBracket => Tok::RBracket,
             Raw::Comma => Tok::Comma,
-            Raw::Semi => Tok::Semi,
+            Raw::Semi => {
+                if self.mode == Mode::Declaration {
+                    self.mode = Mode::AttachPoint;
+                }
+                Tok::Semi
+            }
             Raw::Question => Tok::Question,
             Raw::Colon => Tok::Colon,
             Raw::Assign => Tok::Assign,

@@ -12,7 +12,9 @@ pub mod tracepoint;
 pub mod types;
 
 pub use attach::AttachKind;
-pub use check::{check, check_in, Builtins, CheckedProgram, Environment, MapInfo, ResolvedAttach};
+pub use check::{
+    check, check_in, Builtins, CheckedProgram, Environment, MapInfo, MapKind, ResolvedAttach,
+};
 pub use diagnostic::Diagnostic;
 pub use parser::parse;
 pub use span::Span;

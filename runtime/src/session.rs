@@ -3,7 +3,7 @@
 
 use crate::libbpf::LoadError;
 use crate::output::{self, Event};
-use probe_compiler::program::{CompiledProgram, MAP_PERCPU_HASH};
+use probe_compiler::program::CompiledProgram;
 use probe_compiler::BuiltinFormat;
 use probe_lang::AttachKind;
 use std::cell::RefCell;
@@ -340,13 +340,7 @@ pub fn run(
                 Some(Event::ZeroMap(map)) => {
                     let meta = &compiled.maps[map as usize];
                     if let Some(fd) = object.map_fd(&meta.object_name) {
-                        crate::maps::zero(
-                            fd,
-                            meta.key_size,
-                            meta.value_size,
-                            meta.map_type == MAP_PERCPU_HASH,
-                        )
-                        .ok();
+                        crate::maps::zero(fd, meta.key_size, meta.value_size, meta.per_cpu()).ok();
                     }
                 }
                 None => {}
@@ -394,13 +388,8 @@ pub fn run(
         let fd = object
             .map_fd(&meta.object_name)
             .ok_or_else(|| fail(format!("map {} is missing", meta.object_name)))?;
-        let entries = crate::maps::entries(
-            fd,
-            meta.key_size,
-            meta.value_size,
-            meta.map_type == MAP_PERCPU_HASH,
-        )
-        .map_err(|e| fail(format!("cannot read {}: {e}", meta.object_name)))?;
+        let entries = crate::maps::entries(fd, meta.key_size, meta.value_size, meta.per_cpu())
+            .map_err(|e| fail(format!("cannot read {}: {e}", meta.object_name)))?;
         out.write_all(output::format_map(meta, &entries, fmt).as_bytes())
             .ok();
     }
