@@ -29,6 +29,11 @@ impl AttachKind {
         match parts[0] {
             "BEGIN" | "begin" if parts.len() == 1 => Ok(AttachKind::Begin),
             "END" | "end" if parts.len() == 1 => Ok(AttachKind::End),
+            special @ ("BEGIN" | "begin" | "END" | "end") => Err(Diagnostic::error(
+                span,
+                format!("`{special}` takes no target"),
+            )
+            .with_label(format!("write just `{special}`"))),
             "tracepoint" | "t" => match parts[..] {
                 [_, category, event] if !category.is_empty() && !event.is_empty() => {
                     Ok(AttachKind::Tracepoint {

@@ -121,7 +121,7 @@ impl Tok {
             Tok::Positional(n) => return format!("`${n}`"),
             Tok::ParamCount => "$#",
             Tok::Int(v) => return format!("`{v}`"),
-            Tok::Str(_) => return "a string".into(),
+            Tok::Str(_) => return "string literal".into(),
             Tok::PredOpen | Tok::PredClose | Tok::Slash => "/",
             Tok::LBrace => "{",
             Tok::RBrace => "}",
