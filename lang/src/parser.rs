@@ -20,9 +20,26 @@ pub fn parse(source: &str) -> Result<Program, Vec<Diagnostic>> {
         .filter(|(_, t, _)| *t == Tok::LBrace)
         .map(|(l, _, _)| *l)
         .collect();
-    grammar::ProgramParser::new()
-        .parse(tokens.into_iter().map(Ok::<_, Diagnostic>))
-        .map_err(|e| vec![convert(e, source, &opens)])
+    let mut recovered = vec![];
+    let result = grammar::ProgramParser::new()
+        .parse(&mut recovered, tokens.into_iter().map(Ok::<_, Diagnostic>));
+    let mut errors: Vec<Diagnostic> = recovered
+        .into_iter()
+        .map(|r| convert(r.error, source, &opens))
+        .collect();
+    match result {
+        Ok(program) if errors.is_empty() => Ok(program),
+        Ok(_) => {
+            errors.sort_by_key(|d| (d.span.start, d.span.end));
+            Err(errors)
+        }
+        Err(e) => {
+            errors.push(convert(e, source, &opens));
+            errors.sort_by_key(|d| (d.span.start, d.span.end));
+            errors.dedup();
+            Err(errors)
+        }
+    }
 }
 
 /// How a terminal of the grammar is spelled for the user.

@@ -167,6 +167,10 @@ fn syntax_errors() {
         ("double_else", "BEGIN { if (1) { } else { } else { } }"),
         ("block_after_return", "BEGIN { return 1; }"),
         (
+            "several_syntax_errors",
+            "BEGIN { @x = 1 + ; @y = ) ; @z = 3; exit(); }",
+        ),
+        (
             "declaration_without_semicolon",
             "let @a = hash(10) BEGIN { }",
         ),
