@@ -963,6 +963,9 @@ impl<'a> LowerCx<'a> {
                     }
                 })
             }
+            ExprKind::SizeOf { size, .. } => {
+                Ok(Value::Scalar(self.copy(Operand::Imm(*size as i64))))
+            }
             ExprKind::Tuple(elems) => {
                 let size = e.ty.size();
                 let slot = self.zeroed_slot(size);

@@ -188,6 +188,9 @@ pub enum ExprKind {
         field: Ident,
         offset: u32,
     },
+    /// `sizeof(expr)`: the bytes a value of that type takes; `size` is filled in by the
+    /// checker.
+    SizeOf { expr: Box<Expr>, size: u64 },
     /// `(a, b, ...)`.
     Tuple(Vec<Expr>),
     /// `t.0`: an element of a tuple.
@@ -343,6 +346,7 @@ fn expr_mut(e: &mut Expr, f: &mut dyn FnMut(&mut Expr)) {
         ExprKind::Field { base, .. } => expr_mut(base, f),
         ExprKind::Tuple(elems) => elems.iter_mut().for_each(|x| expr_mut(x, f)),
         ExprKind::TupleIndex { tuple, .. } => expr_mut(tuple, f),
+        ExprKind::SizeOf { expr, .. } => expr_mut(expr, f),
         ExprKind::Binary { lhs, rhs, .. } => {
             expr_mut(lhs, f);
             expr_mut(rhs, f);

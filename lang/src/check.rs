@@ -839,6 +839,17 @@ impl Checker<'_> {
                 field,
                 offset,
             } => self.field(base, field, offset),
+            ExprKind::SizeOf { expr, size } => {
+                self.expr(expr);
+                *size = u64::from(expr.ty.size());
+                if matches!(expr.ty, Type::Void | Type::Agg(_)) {
+                    self.errors.push(
+                        Diagnostic::error(expr.span, format!("{} has no size", expr.ty))
+                            .with_label("not a value"),
+                    );
+                }
+                Type::U64
+            }
             ExprKind::Tuple(elems) => {
                 let mut types = vec![];
                 for x in elems.iter_mut() {

@@ -67,6 +67,8 @@ pub enum Tok {
     TypeName(String),
     /// `unroll`.
     Unroll,
+    /// `sizeof`.
+    Sizeof,
     /// `for`.
     For,
     /// `.`
@@ -112,6 +114,7 @@ impl Tok {
             Tok::AttachPoint(t) => return format!("attach point `{t}`"),
             Tok::Ident(n) | Tok::TypeName(n) => return format!("`{n}`"),
             Tok::Unroll => "unroll",
+            Tok::Sizeof => "sizeof",
             Tok::For => "for",
             Tok::Dot => ".",
             Tok::Arrow => "->",
@@ -251,6 +254,8 @@ enum Raw {
     Let,
     #[token("unroll")]
     Unroll,
+    #[token("sizeof")]
+    Sizeof,
     #[regex("u?int(8|16|32|64)|bool", priority = 10)]
     TypeName,
     #[token("true")]
@@ -609,6 +614,7 @@ impl Lexer<'_> {
             Raw::Return => Tok::Return,
             Raw::Let => Tok::Let,
             Raw::Unroll => Tok::Unroll,
+            Raw::Sizeof => Tok::Sizeof,
             Raw::For => Tok::For,
             Raw::DotDot => Tok::DotDot,
             Raw::TypeName => Tok::TypeName(text.to_string()),
