@@ -7,9 +7,12 @@ use std::fmt;
 use std::io;
 use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
 
-static LOG: Mutex<String> = Mutex::new(String::new());
+thread_local! {
+    /// libbpf's messages on this thread: libbpf reports on the thread that called it, so
+    /// parallel loads do not mix their logs.
+    static LOG: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
 static VERBOSE: AtomicBool = AtomicBool::new(false);
 
 unsafe extern "C" {
@@ -37,9 +40,7 @@ unsafe extern "C" fn capture(
         if VERBOSE.load(Ordering::Relaxed) {
             eprint!("{text}");
         }
-        if let Ok(mut log) = LOG.lock() {
-            log.push_str(&text);
-        }
+        LOG.with(|log| log.borrow_mut().push_str(&text));
     }
     0
 }
@@ -54,11 +55,9 @@ pub fn set_verbose(on: bool) {
     VERBOSE.store(on, Ordering::Relaxed);
 }
 
-/// Takes the libbpf messages collected so far.
+/// Takes the libbpf messages collected so far on this thread.
 pub fn take_log() -> String {
-    LOG.lock()
-        .map(|mut l| std::mem::take(&mut *l))
-        .unwrap_or_default()
+    LOG.with(|log| std::mem::take(&mut *log.borrow_mut()))
 }
 
 /// A failed load: the program that failed (if libbpf said), the errno, and the log.
