@@ -103,28 +103,9 @@ fn script_file_with_shebang() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-#[test]
-fn golden_outputs_match_bpftrace() {
-    let _k = kernel();
-    let mut checked = 0;
-    for entry in std::fs::read_dir(golden_dir()).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "bt") {
-            let expected = std::fs::read_to_string(path.with_extension("out")).unwrap();
-            let o = run_probe(&[path.to_str().unwrap()]);
-            assert!(o.status.success(), "{}: {}", path.display(), stderr(&o));
-            assert_eq!(stdout(&o), expected, "{}", path.display());
-            checked += 1;
-        }
-    }
-    assert!(checked >= 4, "golden files missing");
-}
-
-/// Scripts in syntax bpftrace 0.17 does not have, with hand-checked expected output.
-#[test]
-fn language_outputs_match_expected() {
-    let _k = kernel();
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/language");
+/// Runs every `.bt` script of `dir` and compares its output with the `.out` beside it;
+/// returns how many it checked.
+fn check_expected_outputs(dir: &std::path::Path) -> usize {
     let mut checked = 0;
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
@@ -136,7 +117,25 @@ fn language_outputs_match_expected() {
             checked += 1;
         }
     }
-    assert!(checked >= 1, "expected files missing");
+    checked
+}
+
+/// `tests/golden/`: each `.out` is what bpftrace 0.17 printed for the same script.
+#[test]
+fn golden_outputs_match_bpftrace() {
+    let _k = kernel();
+    assert!(
+        check_expected_outputs(&golden_dir()) >= 4,
+        "golden files missing"
+    );
+}
+
+/// `tests/language/`: syntax bpftrace 0.17 does not have, with hand-checked output.
+#[test]
+fn language_outputs_match_expected() {
+    let _k = kernel();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/language");
+    assert!(check_expected_outputs(&dir) >= 1, "expected files missing");
 }
 
 #[test]

@@ -7,6 +7,19 @@ use std::os::fd::RawFd;
 /// A key with its value, once per CPU for per-CPU maps (once for the others).
 pub type Entry = (Vec<u8>, Vec<Vec<u8>>);
 
+/// How values are laid out in a lookup buffer: the bytes per value (8-aligned per CPU for
+/// per-CPU maps) and how many values there are.
+fn value_layout(value_size: u32, percpu: bool) -> (usize, usize) {
+    if percpu {
+        (
+            value_size.div_ceil(8) as usize * 8,
+            crate::libbpf::possible_cpus(),
+        )
+    } else {
+        (value_size as usize, 1)
+    }
+}
+
 /// Every key of a map.
 pub fn keys(map_fd: RawFd, key_size: u32) -> io::Result<Vec<Vec<u8>>> {
     let mut out: Vec<Vec<u8>> = vec![];
@@ -32,16 +45,7 @@ pub fn entries(
     value_size: u32,
     percpu: bool,
 ) -> io::Result<Vec<Entry>> {
-    let cpus = if percpu {
-        crate::libbpf::possible_cpus()
-    } else {
-        1
-    };
-    let stride = if percpu {
-        value_size.div_ceil(8) as usize * 8
-    } else {
-        value_size as usize
-    };
+    let (stride, cpus) = value_layout(value_size, percpu);
     let mut out = vec![];
     for key in keys(map_fd, key_size)? {
         let mut value = vec![0u8; stride * cpus];
@@ -86,16 +90,7 @@ pub fn clear(map_fd: RawFd, key_size: u32) -> io::Result<()> {
 
 /// Sets every value to zero, keeping the keys (on every CPU for per-CPU maps).
 pub fn zero(map_fd: RawFd, key_size: u32, value_size: u32, percpu: bool) -> io::Result<()> {
-    let cpus = if percpu {
-        crate::libbpf::possible_cpus()
-    } else {
-        1
-    };
-    let stride = if percpu {
-        value_size.div_ceil(8) as usize * 8
-    } else {
-        value_size as usize
-    };
+    let (stride, cpus) = value_layout(value_size, percpu);
     let zeros = vec![0u8; stride * cpus];
     for key in keys(map_fd, key_size)? {
         // SAFETY: key and value buffers of the map's sizes.

@@ -3,7 +3,7 @@
 use crate::{expect_args, CheckResult, Function, LowerResult};
 use probe_compiler::lower::LowerCx;
 use probe_compiler::EventKind;
-use probe_lang::ast::{Expr, ExprKind, Ident};
+use probe_lang::ast::{Expr, Ident};
 use probe_lang::types::Type;
 use probe_lang::Span;
 
@@ -23,11 +23,5 @@ fn check(name: &Ident, args: &[Expr], span: Span) -> CheckResult {
 }
 
 fn lower(_: &Ident, args: &[Expr], _: Span, cx: &mut LowerCx) -> LowerResult {
-    let ExprKind::Map(m) = &args[0].kind else {
-        unreachable!("checked")
-    };
-    let map = cx.map_index(&m.name);
-    let id = cx.add_event(EventKind::ClearMap { map });
-    cx.send_event(id, &[], 8);
-    Ok(None)
+    crate::whole_map_event(args, cx, |map| EventKind::ClearMap { map })
 }

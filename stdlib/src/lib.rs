@@ -322,6 +322,22 @@ fn expect_whole_map(arg: &Expr) -> Result<(), Diagnostic> {
     }
 }
 
+/// Sends an event naming the whole map of `args[0]`, for userspace to act on (`clear`,
+/// `zero`).
+fn whole_map_event(
+    args: &[Expr],
+    cx: &mut LowerCx,
+    event: fn(u32) -> probe_compiler::EventKind,
+) -> LowerResult {
+    let ExprKind::Map(m) = &args[0].kind else {
+        unreachable!("checked")
+    };
+    let map = cx.map_index(&m.name);
+    let id = cx.add_event(event(map));
+    cx.send_event(id, &[], 8);
+    Ok(None)
+}
+
 /// The map and the key of `f(@m[key])` or `f(@m, key)`, the key built on the stack.
 fn map_and_key(
     args: &[Expr],
