@@ -8,7 +8,27 @@ use crate::types::Type;
 pub struct Program {
     /// Map declarations (`let @name = hash(1024);`), before or between the probes.
     pub maps: Vec<MapDecl>,
+    /// Macros (`macro name($a, @b) { ... }`), expanded before checking.
+    pub macros: Vec<Macro>,
     pub probes: Vec<Probe>,
+}
+
+/// `macro name($var, @map) { ... }`: a body whose calls are replaced by it, with the
+/// parameters replaced by the call's arguments.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Macro {
+    pub name: Ident,
+    /// `$x` parameters take any expression, `@m` parameters a map.
+    pub params: Vec<MacroParam>,
+    pub body: Block,
+    pub span: Span,
+}
+
+/// A macro parameter.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MacroParam {
+    Var(Ident),
+    Map(Ident),
 }
 
 /// `let @name = kind(max_entries);`: the BPF map kind and size of a map.
@@ -143,6 +163,40 @@ pub struct Expr {
 }
 
 impl Expr {
+    /// The expressions directly inside this one.
+    pub fn children_mut(&mut self) -> Vec<&mut Expr> {
+        match &mut self.kind {
+            ExprKind::Map(m)
+            | ExprKind::IncDec {
+                target: Target::Map(m),
+                ..
+            } => m.keys.iter_mut().collect(),
+            ExprKind::Call { args: v, .. } | ExprKind::Tuple(v) => v.iter_mut().collect(),
+            ExprKind::Unary { expr, .. }
+            | ExprKind::Cast { expr, .. }
+            | ExprKind::SizeOf { expr, .. }
+            | ExprKind::Field { base: expr, .. }
+            | ExprKind::TupleIndex { tuple: expr, .. } => vec![&mut **expr],
+            ExprKind::Binary { lhs, rhs, .. } => vec![&mut **lhs, &mut **rhs],
+            ExprKind::Ternary {
+                cond,
+                then,
+                otherwise,
+            } => vec![&mut **cond, &mut **then, &mut **otherwise],
+            ExprKind::IncDec {
+                target: Target::Var(_),
+                ..
+            }
+            | ExprKind::Int(_)
+            | ExprKind::Bool(_)
+            | ExprKind::Str(_)
+            | ExprKind::Builtin(_)
+            | ExprKind::Var(_)
+            | ExprKind::Positional(_)
+            | ExprKind::ParamCount => vec![],
+        }
+    }
+
     /// A new, not yet typed expression.
     pub fn new(kind: ExprKind, span: Span) -> Expr {
         Expr {
@@ -287,7 +341,8 @@ pub fn for_each_expr_mut(program: &mut Program, f: &mut dyn FnMut(&mut Expr)) {
     }
 }
 
-fn block_mut(b: &mut Block, f: &mut dyn FnMut(&mut Expr)) {
+/// Calls `f` on every expression of a block, children before their parent.
+pub fn block_mut(b: &mut Block, f: &mut dyn FnMut(&mut Expr)) {
     for s in &mut b.stmts {
         match &mut s.kind {
             StmtKind::Expr(e) | StmtKind::AssignVar { value: e, .. } => expr_mut(e, f),
@@ -339,35 +394,16 @@ fn target_mut(t: &mut Target, f: &mut dyn FnMut(&mut Expr)) {
 }
 
 fn expr_mut(e: &mut Expr, f: &mut dyn FnMut(&mut Expr)) {
-    match &mut e.kind {
-        ExprKind::Map(m) => m.keys.iter_mut().for_each(|k| expr_mut(k, f)),
-        ExprKind::Call { args, .. } => args.iter_mut().for_each(|a| expr_mut(a, f)),
-        ExprKind::Unary { expr, .. } | ExprKind::Cast { expr, .. } => expr_mut(expr, f),
-        ExprKind::Field { base, .. } => expr_mut(base, f),
-        ExprKind::Tuple(elems) => elems.iter_mut().for_each(|x| expr_mut(x, f)),
-        ExprKind::TupleIndex { tuple, .. } => expr_mut(tuple, f),
-        ExprKind::SizeOf { expr, .. } => expr_mut(expr, f),
-        ExprKind::Binary { lhs, rhs, .. } => {
-            expr_mut(lhs, f);
-            expr_mut(rhs, f);
-        }
-        ExprKind::Ternary {
-            cond,
-            then,
-            otherwise,
-        } => {
-            expr_mut(cond, f);
-            expr_mut(then, f);
-            expr_mut(otherwise, f);
-        }
-        ExprKind::IncDec { target, .. } => target_mut(target, f),
-        ExprKind::Int(_)
-        | ExprKind::Bool(_)
-        | ExprKind::Str(_)
-        | ExprKind::Builtin(_)
-        | ExprKind::Var(_)
-        | ExprKind::Positional(_)
-        | ExprKind::ParamCount => {}
+    for child in e.children_mut() {
+        expr_mut(child, f);
     }
     f(e);
+}
+
+/// A top-level item of a script, as the grammar reads them.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Item {
+    Map(MapDecl),
+    Macro(Macro),
+    Probe(Probe),
 }

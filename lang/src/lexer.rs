@@ -69,6 +69,8 @@ pub enum Tok {
     Unroll,
     /// `sizeof`.
     Sizeof,
+    /// `macro`.
+    Macro,
     /// `for`.
     For,
     /// `.`
@@ -115,6 +117,7 @@ impl Tok {
             Tok::Ident(n) | Tok::TypeName(n) => return format!("`{n}`"),
             Tok::Unroll => "unroll",
             Tok::Sizeof => "sizeof",
+            Tok::Macro => "macro",
             Tok::For => "for",
             Tok::Dot => ".",
             Tok::Arrow => "->",
@@ -256,6 +259,8 @@ enum Raw {
     Unroll,
     #[token("sizeof")]
     Sizeof,
+    #[token("macro")]
+    Macro,
     #[regex("u?int(8|16|32|64)|bool", priority = 10)]
     TypeName,
     #[token("true")]
@@ -305,7 +310,8 @@ enum Mode {
     AfterPredicate,
     /// Inside an action block.
     Block,
-    /// Inside a top-level `let @map = kind(size);`, up to its `;`.
+    /// Inside a top-level `let @map = kind(size);` (up to its `;`) or `macro name(...) {...}`
+    /// (up to its closing brace).
     Declaration,
 }
 
@@ -326,6 +332,7 @@ pub fn lex(src: &str) -> Result<Vec<Spanned>, Diagnostic> {
         pos: 0,
         mode: Mode::AttachPoint,
         blocks: vec![],
+        decl_depth: 0,
         out: vec![],
     }
     .run()
@@ -336,6 +343,8 @@ struct Lexer<'a> {
     pos: usize,
     mode: Mode,
     blocks: Vec<(Opener, usize)>,
+    /// Braces open inside a top-level declaration.
+    decl_depth: u32,
     out: Vec<Spanned>,
 }
 
@@ -357,9 +366,13 @@ impl Lexer<'_> {
                         .map_or(self.src.len(), |n| self.pos + n);
                 }
                 Mode::AttachPoint
-                    if self.src[self.pos..].starts_with("let")
-                        && self.src[self.pos + 3..].starts_with(|c: char| c.is_whitespace()) =>
+                    if ["let", "macro"].iter().any(|w| {
+                        self.src[self.pos..].starts_with(w)
+                            && self.src[self.pos + w.len()..]
+                                .starts_with(|c: char| c.is_whitespace())
+                    }) =>
                 {
+                    self.decl_depth = 0;
                     self.mode = Mode::Declaration;
                     self.token()?;
                 }
@@ -495,6 +508,7 @@ impl Lexer<'_> {
             pos: at,
             mode: self.mode,
             blocks: vec![],
+            decl_depth: 0,
             out: vec![],
         };
         probe.skip_trivia().is_ok() && probe.pos >= self.src.len()
@@ -520,6 +534,17 @@ impl Lexer<'_> {
         };
         let tok = match raw {
             Raw::Quote => return self.string(start),
+            Raw::LBrace if self.mode == Mode::Declaration => {
+                self.decl_depth += 1;
+                Tok::LBrace
+            }
+            Raw::RBrace if self.mode == Mode::Declaration => {
+                self.decl_depth = self.decl_depth.saturating_sub(1);
+                if self.decl_depth == 0 {
+                    self.mode = Mode::AttachPoint;
+                }
+                Tok::RBrace
+            }
             Raw::Dot => Tok::Dot,
             Raw::Arrow => Tok::Arrow,
             Raw::Ident if NOT_YET_KEYWORDS.contains(&text) => {
@@ -579,7 +604,7 @@ impl Lexer<'_> {
             Raw::RBracket => Tok::RBracket,
             Raw::Comma => Tok::Comma,
             Raw::Semi => {
-                if self.mode == Mode::Declaration {
+                if self.mode == Mode::Declaration && self.decl_depth == 0 {
                     self.mode = Mode::AttachPoint;
                 }
                 Tok::Semi
@@ -615,6 +640,7 @@ impl Lexer<'_> {
             Raw::Let => Tok::Let,
             Raw::Unroll => Tok::Unroll,
             Raw::Sizeof => Tok::Sizeof,
+            Raw::Macro => Tok::Macro,
             Raw::For => Tok::For,
             Raw::DotDot => Tok::DotDot,
             Raw::TypeName => Tok::TypeName(text.to_string()),
@@ -736,8 +762,8 @@ impl Lexer<'_> {
 }
 
 /// Words of bpftrace's language that probe does not implement yet.
-const NOT_YET_KEYWORDS: [&str; 10] = [
-    "for", "macro", "import", "config", "struct", "union", "enum", "sizeof", "offsetof", "typeof",
+const NOT_YET_KEYWORDS: [&str; 7] = [
+    "import", "config", "struct", "union", "enum", "offsetof", "typeof",
 ];
 
 /// The error for a construct of bpftrace's language that probe does not implement yet.

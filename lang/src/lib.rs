@@ -5,6 +5,7 @@ pub mod attach;
 pub mod check;
 pub mod diagnostic;
 pub mod lexer;
+pub mod macros;
 pub mod params;
 pub mod parser;
 pub mod span;
