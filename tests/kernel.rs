@@ -678,3 +678,17 @@ fn a_closed_output_pipe_ends_tracing() {
     child.kill().ok();
     panic!("probe kept running after its reader went away");
 }
+
+#[test]
+fn config_max_strlen_limits_str() {
+    let _k = kernel();
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/config_max_strlen.bt");
+    let o = run_probe(&[
+        script.to_str().unwrap(),
+        "-c",
+        "/usr/bin/head -c 0 /etc/hostname",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "Attaching 1 probe...\n/etc/|/etc/hos|\n\n\n");
+}

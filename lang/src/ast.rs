@@ -10,6 +10,8 @@ pub struct Program {
     pub maps: Vec<MapDecl>,
     /// Macros (`macro name($a, @b) { ... }`), expanded before checking.
     pub macros: Vec<Macro>,
+    /// Settings of `config = { name = value; ... }` blocks.
+    pub config: Vec<(Ident, Expr)>,
     pub probes: Vec<Probe>,
 }
 
@@ -403,6 +405,7 @@ fn expr_mut(e: &mut Expr, f: &mut dyn FnMut(&mut Expr)) {
 /// A top-level item of a script, as the grammar reads them.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Item {
+    Config(Vec<(Ident, Expr)>),
     Map(MapDecl),
     Macro(Macro),
     Probe(Probe),

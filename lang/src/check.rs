@@ -114,6 +114,7 @@ pub fn check_in(
     env: &Environment,
 ) -> Result<CheckedProgram, Vec<Diagnostic>> {
     crate::params::substitute(&mut program, env.params)?;
+    crate::config::apply(&mut program)?;
     crate::macros::expand(&mut program)?;
     let mut cx = Checker {
         builtins,

@@ -71,6 +71,8 @@ pub enum Tok {
     Sizeof,
     /// `macro`.
     Macro,
+    /// `config`.
+    Config,
     /// `for`.
     For,
     /// `.`
@@ -118,6 +120,7 @@ impl Tok {
             Tok::Unroll => "unroll",
             Tok::Sizeof => "sizeof",
             Tok::Macro => "macro",
+            Tok::Config => "config",
             Tok::For => "for",
             Tok::Dot => ".",
             Tok::Arrow => "->",
@@ -261,6 +264,8 @@ enum Raw {
     Sizeof,
     #[token("macro")]
     Macro,
+    #[token("config")]
+    Config,
     #[regex("u?int(8|16|32|64)|bool", priority = 10)]
     TypeName,
     #[token("true")]
@@ -366,7 +371,7 @@ impl Lexer<'_> {
                         .map_or(self.src.len(), |n| self.pos + n);
                 }
                 Mode::AttachPoint
-                    if ["let", "macro"].iter().any(|w| {
+                    if ["let", "macro", "config"].iter().any(|w| {
                         self.src[self.pos..].starts_with(w)
                             && self.src[self.pos + w.len()..]
                                 .starts_with(|c: char| c.is_whitespace())
@@ -641,6 +646,7 @@ impl Lexer<'_> {
             Raw::Unroll => Tok::Unroll,
             Raw::Sizeof => Tok::Sizeof,
             Raw::Macro => Tok::Macro,
+            Raw::Config => Tok::Config,
             Raw::For => Tok::For,
             Raw::DotDot => Tok::DotDot,
             Raw::TypeName => Tok::TypeName(text.to_string()),

@@ -38,6 +38,7 @@ fn syntax_trees() {
         ("tuples", "BEGIN { $t = (1, \"a\", (2, 3)); @x = $t.2.1 + $t.0; }"),
         ("map_declarations", "let @a = hash(10);\nBEGIN { @a[1] = 1; }\nlet @b = percpulruhash(5);"),
         ("macros", "macro add($a, $b) { $a + $b }\nmacro inc(@m) { @m++ }\nBEGIN { @x = add(1, 2); inc(@y); }"),
+        ("config_block", "config = { max_strlen = 128; stack_mode = perf }\nBEGIN { exit(); }"),
         ("empty_program", ""),
         ("empty_block", "BEGIN {}"),
         ("variables_and_strings", "BEGIN { $s = \"a\\tb\\n\\\"q\\\"\\\\\"; $n = 0x1f - -3; }"),

@@ -6,6 +6,7 @@ use crate::{CheckResult, Function, LowerResult};
 use probe_compiler::ir::{Addr, Operand};
 use probe_compiler::lower::{LowerCx, Value};
 use probe_lang::ast::{Expr, ExprKind, Ident};
+use probe_lang::config::MAX_STRLEN_LIMIT;
 use probe_lang::types::Type;
 use probe_lang::{Diagnostic, Span};
 
@@ -49,11 +50,14 @@ fn check(name: &Ident, args: &[Expr], span: Span) -> CheckResult {
         Some(Expr {
             kind: ExprKind::Int(n),
             ..
-        }) if (1..u64::from(MAX_STRLEN)).contains(n) => *n as u32 + 1,
+        }) if (1..MAX_STRLEN_LIMIT).contains(n) => *n as u32 + 1,
         Some(e) => {
             return Err(Diagnostic::error(
                 e.span,
-                format!("the length must be a number from 1 to {}", MAX_STRLEN - 1),
+                format!(
+                    "the length must be a number from 1 to {}",
+                    MAX_STRLEN_LIMIT - 1
+                ),
             )
             .with_label("not a literal length in range"))
         }
