@@ -517,21 +517,36 @@ fn without_privileges_says_to_run_as_root() {
     );
 }
 
+/// Runs `probe` and bpftrace 0.17 with the same arguments, checks that both print the
+/// same, and returns that output.
+fn same_as_bpftrace(args: &[&str]) -> String {
+    let ours = run_probe(args);
+    assert!(ours.status.success(), "{}", stderr(&ours));
+    let mut bt = std::process::Command::new("bpftrace");
+    bt.args(args);
+    let theirs = run_with_timeout(bt, Duration::from_secs(60));
+    assert!(
+        theirs.status.success(),
+        "bpftrace failed (.ci/run installs it): {}",
+        stderr(&theirs)
+    );
+    assert_eq!(stdout(&ours), stdout(&theirs));
+    stdout(&ours)
+}
+
+/// A shell job that sends signal 0, 9, 0 to pid 12345 (which does not exist).
+fn kills_command() -> String {
+    let job = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/kills.sh");
+    format!("/bin/sh {}", job.display())
+}
+
 #[test]
 fn positional_parameters_match_bpftrace() {
     let _k = kernel();
     let script = "BEGIN { printf(\"%d %d %s %s %d|%s|\\n\", $1 + 1, $#, str($2), str($1), $5, str($4)); exit(); }";
-    let ours = run_probe(&["-e", script, "41", "hello"]);
-    assert!(ours.status.success(), "{}", stderr(&ours));
     assert_eq!(
-        stdout(&ours),
+        same_as_bpftrace(&["-e", script, "41", "hello"]),
         "Attaching 1 probe...\n42 2 hello 41 0||\n\n\n"
-    );
-    let mut bt = std::process::Command::new("bpftrace");
-    bt.args(["-e", script, "41", "hello"]);
-    assert_eq!(
-        stdout(&run_with_timeout(bt, Duration::from_secs(60))),
-        stdout(&ours)
     );
     // A script file takes its parameters after its name.
     let path = std::env::temp_dir().join(format!("probe-params-{}.bt", std::process::id()));
@@ -553,27 +568,11 @@ fn positional_parameters_match_bpftrace() {
 #[test]
 fn tracepoint_args_match_bpftrace() {
     let _k = kernel();
-    let dir = std::env::temp_dir().join(format!("probe-args-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let job = dir.join("kills.sh");
-    std::fs::write(
-        &job,
-        "kill -0 12345 2>/dev/null\nkill -9 12345 2>/dev/null\nkill -0 12345 2>/dev/null\ntrue\n",
-    )
-    .unwrap();
-    let command = format!("/bin/sh {}", job.display());
+    let command = kills_command();
     let script = "tracepoint:syscalls:sys_enter_kill /args->pid == 12345/ { printf(\"%d %d %s\\n\", args->pid, args->sig, comm); @[args->sig] = count(); }";
-    let ours = run_probe(&["-e", script, "-c", &command]);
-    assert!(ours.status.success(), "{}", stderr(&ours));
     assert_eq!(
-        stdout(&ours),
+        same_as_bpftrace(&["-e", script, "-c", &command]),
         "Attaching 1 probe...\n12345 0 sh\n12345 9 sh\n12345 0 sh\n\n\n@[9]: 1\n@[0]: 2\n"
-    );
-    let mut bt = std::process::Command::new("bpftrace");
-    bt.args(["-e", script, "-c", &command]);
-    assert_eq!(
-        stdout(&run_with_timeout(bt, Duration::from_secs(60))),
-        stdout(&ours)
     );
     // The newer `args.field` spelling reads the same fields.
     let o = run_probe(&[
@@ -582,7 +581,6 @@ fn tracepoint_args_match_bpftrace() {
         "-c",
         &command,
     ]);
-    std::fs::remove_dir_all(&dir).ok();
     assert_eq!(
         stdout(&o),
         "Attaching 1 probe...\n\n\n@[9]: 1\n@[0]: 2\n",
@@ -605,49 +603,24 @@ fn str_reads_tracepoint_string_arguments_like_bpftrace() {
     let _k = kernel();
     let script = "tracepoint:syscalls:sys_enter_openat /comm == \"head\" && str(args->filename) == \"/etc/hostname\"/ { printf(\"%s|%s|\\n\", str(args->filename), str(args->filename, 4)); @[str(args->filename, 9)] = count(); }";
     let command = "/usr/bin/head -c 0 /etc/hostname";
-    let ours = run_probe(&["-e", script, "-c", command]);
-    assert!(ours.status.success(), "{}", stderr(&ours));
     assert_eq!(
-        stdout(&ours),
+        same_as_bpftrace(&["-e", script, "-c", command]),
         "Attaching 1 probe...\n/etc/hostname|/etc|\n\n\n@[/etc/host]: 1\n"
-    );
-    let mut bt = std::process::Command::new("bpftrace");
-    bt.args(["-e", script, "-c", command]);
-    assert_eq!(
-        stdout(&run_with_timeout(bt, Duration::from_secs(60))),
-        stdout(&ours)
     );
 }
 
 #[test]
 fn tracepoint_wildcards_expand_like_bpftrace() {
     let _k = kernel();
-    let dir = std::env::temp_dir().join(format!("probe-wild-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let job = dir.join("kills.sh");
-    std::fs::write(
-        &job,
-        "kill -0 12345 2>/dev/null\nkill -9 12345 2>/dev/null\nkill -0 12345 2>/dev/null\ntrue\n",
-    )
-    .unwrap();
-    let command = format!("/bin/sh {}", job.display());
+    let command = kills_command();
     let script =
         "tracepoint:syscalls:sys_enter_kil* /args->pid == 12345/ { @s[args->sig] = count(); }";
-    let ours = run_probe(&["-e", script, "-c", &command]);
-    assert!(ours.status.success(), "{}", stderr(&ours));
     assert_eq!(
-        stdout(&ours),
+        same_as_bpftrace(&["-e", script, "-c", &command]),
         "Attaching 1 probe...\n\n\n@s[9]: 1\n@s[0]: 2\n"
-    );
-    let mut bt = std::process::Command::new("bpftrace");
-    bt.args(["-e", script, "-c", &command]);
-    assert_eq!(
-        stdout(&run_with_timeout(bt, Duration::from_secs(60))),
-        stdout(&ours)
     );
     // Several matches: one program each, counted in "Attaching N probes...".
     let o = run_probe(&["-e", "t:syscalls:sys_enter_getp?id, t:syscalls:sys_enter_getppi? { @[comm] = count(); } BEGIN { exit(); }"]);
-    std::fs::remove_dir_all(&dir).ok();
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
         stdout(&o).starts_with("Attaching 4 probes...\n"),
