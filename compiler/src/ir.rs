@@ -20,16 +20,22 @@ pub struct BlockId(pub u32);
 /// A register or a constant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Operand {
+    /// A virtual register.
     Reg(VReg),
+    /// A constant.
     Imm(i64),
 }
 
 /// Width of a memory access, in bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MemSize {
+    /// One byte.
     B = 1,
+    /// Two bytes.
     H = 2,
+    /// Four bytes.
     W = 4,
+    /// Eight bytes.
     DW = 8,
 }
 
@@ -71,33 +77,56 @@ impl Addr {
 /// 64-bit arithmetic and bitwise operations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AluOp {
+    /// `+`
     Add,
+    /// `-`
     Sub,
+    /// `*`
     Mul,
+    /// Unsigned `/` (x / 0 is 0).
     Div,
+    /// Signed `/`.
     SDiv,
+    /// Unsigned `%` (x % 0 is x).
     Mod,
+    /// Signed `%`.
     SMod,
+    /// `&`
     And,
+    /// `|`
     Or,
+    /// `^`
     Xor,
+    /// `<<`
     Lsh,
+    /// Logical `>>`.
     Rsh,
+    /// Arithmetic `>>`.
     Arsh,
 }
 
 /// Comparisons of conditional branches; `S*` compare as signed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CmpOp {
+    /// `==`
     Eq,
+    /// `!=`
     Ne,
+    /// Unsigned `>`.
     Gt,
+    /// Unsigned `>=`.
     Ge,
+    /// Unsigned `<`.
     Lt,
+    /// Unsigned `<=`.
     Le,
+    /// Signed `>`.
     SGt,
+    /// Signed `>=`.
     SGe,
+    /// Signed `<`.
     SLt,
+    /// Signed `<=`.
     SLe,
 }
 
@@ -168,6 +197,7 @@ pub enum Inst {
 pub enum Terminator {
     /// Not yet terminated (only while building).
     Open,
+    /// Continue in another block.
     Jump(BlockId),
     Branch {
         cond: CmpOp,
@@ -182,23 +212,31 @@ pub enum Terminator {
 /// A straight-line sequence of instructions and its terminator, each with its source span.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BasicBlock {
+    /// The instructions, each with the source it came from.
     pub insts: Vec<(Inst, Span)>,
+    /// How the block ends.
     pub term: Terminator,
+    /// The source the terminator came from.
     pub term_span: Span,
 }
 
 /// A stack slot: `size` bytes, 8-aligned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Slot {
+    /// Bytes, a multiple of 8.
     pub size: u32,
 }
 
 /// One BPF program in IR form.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Function {
+    /// The program name.
     pub name: String,
+    /// The blocks; the first is the entry.
     pub blocks: Vec<BasicBlock>,
+    /// The stack slots.
     pub slots: Vec<Slot>,
+    /// How many virtual registers are in use.
     pub vregs: u32,
 }
 

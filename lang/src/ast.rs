@@ -12,6 +12,7 @@ pub struct Program {
     pub macros: Vec<Macro>,
     /// Settings of `config = { name = value; ... }` blocks.
     pub config: Vec<(Ident, Expr)>,
+    /// The probes, in source order.
     pub probes: Vec<Probe>,
 }
 
@@ -19,36 +20,48 @@ pub struct Program {
 /// parameters replaced by the call's arguments.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Macro {
+    /// The name calls use.
     pub name: Ident,
     /// `$x` parameters take any expression, `@m` parameters a map.
     pub params: Vec<MacroParam>,
+    /// What a call is replaced by.
     pub body: Block,
+    /// Where it is in the source.
     pub span: Span,
 }
 
 /// A macro parameter.
 #[derive(Clone, Debug, PartialEq)]
 pub enum MacroParam {
+    /// A `$name` parameter: any expression.
     Var(Ident),
+    /// An `@name` parameter: a map.
     Map(Ident),
 }
 
 /// `let @name = kind(max_entries);`: the BPF map kind and size of a map.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MapDecl {
+    /// The map, without its `@`.
     pub name: Ident,
     /// `hash`, `lruhash`, `percpuhash`, `percpulruhash`.
     pub kind: Ident,
+    /// How many entries the map holds at most.
     pub max_entries: u64,
+    /// Where it is in the source.
     pub span: Span,
 }
 
 /// `attach_point, attach_point /predicate/ { body }`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Probe {
+    /// Where the probe attaches, as written.
     pub attach_points: Vec<AttachPoint>,
+    /// The `/condition/` that must hold for the body to run.
     pub predicate: Option<Expr>,
+    /// The statements that run when the probe fires.
     pub body: Block,
+    /// Where it is in the source.
     pub span: Span,
 }
 
@@ -56,21 +69,27 @@ pub struct Probe {
 /// Its meaning is resolved by the checker.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AttachPoint {
+    /// The attach point exactly as written.
     pub text: String,
+    /// Where it is in the source.
     pub span: Span,
 }
 
 /// `{ stmt; stmt; ... }` (or the same between `<` and `>`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Block {
+    /// The statements, in order.
     pub stmts: Vec<Stmt>,
+    /// Where it is in the source.
     pub span: Span,
 }
 
 /// A statement.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Stmt {
+    /// What the statement does.
     pub kind: StmtKind,
+    /// Where it is in the source.
     pub span: Span,
 }
 
@@ -127,7 +146,9 @@ pub enum StmtKind {
 /// Something that can be assigned: a map element or a scratch variable.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Target {
+    /// A map element `@m[k]`.
     Map(MapAccess),
+    /// A scratch variable `$x`.
     Var(Ident),
 }
 
@@ -144,23 +165,31 @@ impl Target {
 /// A name with its span (`comm`, `$x`, `@map` without their sigils).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Ident {
+    /// The name, without sigil.
     pub name: String,
+    /// Where it is in the source.
     pub span: Span,
 }
 
 /// `@name[k1, k2]`; `name` is empty for the anonymous map `@`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MapAccess {
+    /// The map, without its `@` (empty for `@`).
     pub name: Ident,
+    /// The key parts between the brackets (none for a map without key).
     pub keys: Vec<Expr>,
+    /// Where it is in the source.
     pub span: Span,
 }
 
 /// An expression. `ty` is [`Type::Unknown`] until the checker fills it in.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Expr {
+    /// What the expression computes.
     pub kind: ExprKind,
+    /// Where it is in the source.
     pub span: Span,
+    /// Its type, filled in by the checker.
     pub ty: Type,
 }
 
@@ -272,31 +301,52 @@ pub enum ExprKind {
 /// Unary operators.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UnaryOp {
+    /// `-e`
     Neg,
+    /// `!e`
     Not,
+    /// `~e`
     BitNot,
 }
 
 /// Binary operators, in C's meaning.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BinaryOp {
+    /// `+`
     Add,
+    /// `-`
     Sub,
+    /// `*`
     Mul,
+    /// `/`
     Div,
+    /// `%`
     Mod,
+    /// `&`
     BitAnd,
+    /// `|`
     BitOr,
+    /// `^`
     BitXor,
+    /// `<<`
     Shl,
+    /// `>>`
     Shr,
+    /// `==`
     Eq,
+    /// `!=`
     Ne,
+    /// `<`
     Lt,
+    /// `<=`
     Le,
+    /// `>`
     Gt,
+    /// `>=`
     Ge,
+    /// `&&`, short-circuit
     And,
+    /// `||`, short-circuit
     Or,
 }
 
@@ -405,8 +455,12 @@ fn expr_mut(e: &mut Expr, f: &mut dyn FnMut(&mut Expr)) {
 /// A top-level item of a script, as the grammar reads them.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Item {
+    /// `config = { ... }`.
     Config(Vec<(Ident, Expr)>),
+    /// `let @m = kind(n);`.
     Map(MapDecl),
+    /// `macro name(...) { ... }`.
     Macro(Macro),
+    /// A probe.
     Probe(Probe),
 }
