@@ -212,6 +212,10 @@ fn diagnostics_are_rendered_with_file_line_column_and_caret() {
         ("begin_with_target", "BEGIN:x { exit(); }"),
         ("exit_as_variable", "BEGIN { @x = exit; }"),
         ("printf_as_value", "BEGIN { @x = printf(\"a\"); }"),
+        ("dereference_integer", "BEGIN { @x = *5; }"),
+        ("dereference_string", "BEGIN { @x = *comm; }"),
+        ("pointer_cast_of_string", "BEGIN { @x = (uint8 *)comm; }"),
+        ("address_of", "BEGIN { @y = &pid; }"),
         (
             "stack_too_large",
             "BEGIN { $a = \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"; $b = $a; $c = $a; $d = $a; $e = $a; $f = $a; $g = $a; $h = $a; }",

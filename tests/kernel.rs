@@ -665,3 +665,11 @@ fn config_max_strlen_limits_str() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), "Attaching 1 probe...\n/etc/|/etc/hos|\n\n\n");
 }
+
+#[test]
+fn pointer_casts_and_dereference_like_bpftrace() {
+    let _k = kernel();
+    let script = "tracepoint:syscalls:sys_enter_openat /comm == \"head\" && str(args->filename) == \"/etc/hostname\"/ { $p = (uint8 *)args->filename; printf(\"%c %d %d\\n\", *$p, *($p + 1), *(uint32 *)args->filename); @x = $p == 0; }";
+    let out = same_as_bpftrace(&["-e", script, "-c", "/usr/bin/head -c 0 /etc/hostname"]);
+    assert_eq!(out, "Attaching 1 probe...\n/ 101 1668572463\n\n\n@x: 0\n");
+}

@@ -14,6 +14,7 @@ pub mod helper {
     pub const MAP_LOOKUP_ELEM: u32 = 1;
     pub const MAP_UPDATE_ELEM: u32 = 2;
     pub const MAP_DELETE_ELEM: u32 = 3;
+    pub const PROBE_READ: u32 = 4;
     pub const KTIME_GET_NS: u32 = 5;
     pub const GET_SMP_PROCESSOR_ID: u32 = 8;
     pub const GET_CURRENT_PID_TGID: u32 = 14;
@@ -1022,6 +1023,30 @@ impl<'a> LowerCx<'a> {
                     }
                     UnaryOp::BitNot => self.alu(AluOp::Xor, v, Operand::Imm(-1)),
                     UnaryOp::Not => return self.bool_value(e),
+                    UnaryOp::Deref => {
+                        let Type::Int { bits, signed } = e.ty else {
+                            unreachable!("pointers point to integers")
+                        };
+                        let bytes = u32::from(bits) / 8;
+                        let slot = self.zeroed_slot(8);
+                        let buf = self.stack_addr(slot, 0);
+                        self.call(
+                            helper::PROBE_READ,
+                            vec![
+                                Operand::Reg(buf),
+                                Operand::Imm(i64::from(bytes)),
+                                Operand::Reg(v),
+                            ],
+                        );
+                        let dst = self.vreg();
+                        self.emit(Inst::Load {
+                            dst,
+                            addr: Addr::Stack { slot, off: 0 },
+                            size: MemSize::of(bytes),
+                            signed,
+                        });
+                        dst
+                    }
                 }))
             }
             ExprKind::Binary { op, lhs, rhs } => {
@@ -1029,8 +1054,17 @@ impl<'a> LowerCx<'a> {
                     return self.bool_value(e);
                 }
                 let signed = matches!(e.ty, Type::Int { signed: true, .. });
-                let a = self.scalar(lhs)?;
-                let b = self.scalar(rhs)?;
+                let mut a = self.scalar(lhs)?;
+                let mut b = self.scalar(rhs)?;
+                // Pointer arithmetic counts in elements of the pointed-to type.
+                if let Type::Ptr(to) = &e.ty {
+                    let scale = Operand::Imm(i64::from(to.size().max(1)));
+                    if matches!(lhs.ty, Type::Ptr(_)) {
+                        b = self.alu(AluOp::Mul, b, scale);
+                    } else {
+                        a = self.alu(AluOp::Mul, a, scale);
+                    }
+                }
                 let op = alu_op(*op, signed);
                 Ok(Value::Scalar(self.alu(op, a, Operand::Reg(b))))
             }

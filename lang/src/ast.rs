@@ -281,7 +281,11 @@ pub enum ExprKind {
     /// `t.0`: an element of a tuple.
     TupleIndex { tuple: Box<Expr>, index: u32 },
     /// `(type)e`: an integer converted to another width or signedness.
-    Cast { ty: Ident, expr: Box<Expr> },
+    Cast {
+        ty: Ident,
+        pointer: bool,
+        expr: Box<Expr>,
+    },
     /// `-e`, `!e`, `~e`.
     Unary { op: UnaryOp, expr: Box<Expr> },
     /// `a op b`.
@@ -307,6 +311,8 @@ pub enum UnaryOp {
     Not,
     /// `~e`
     BitNot,
+    /// `*p`: the value a pointer points to.
+    Deref,
 }
 
 /// Binary operators, in C's meaning.

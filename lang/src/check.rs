@@ -1011,9 +1011,14 @@ impl Checker<'_> {
                     }
                 }
             }
-            ExprKind::Cast { ty, expr } => {
+            ExprKind::Cast { ty, pointer, expr } => {
                 self.expr(expr);
                 let target = parse_type_name(&ty.name).unwrap_or(Type::I64);
+                let target = if *pointer {
+                    Type::Ptr(Box::new(target))
+                } else {
+                    target
+                };
                 if expr.ty == Type::Unknown {
                     return target;
                 }
@@ -1034,10 +1039,19 @@ impl Checker<'_> {
                     self.errors.push(operand_error(expr, "an integer"));
                     return Type::Unknown;
                 }
-                match op {
-                    UnaryOp::Not => Type::Bool,
-                    UnaryOp::Neg => Type::I64,
-                    UnaryOp::BitNot => int_of(&expr.ty),
+                match (op, &expr.ty) {
+                    (UnaryOp::Deref, Type::Ptr(to)) => (**to).clone(),
+                    (UnaryOp::Deref, t) => {
+                        self.errors.push(
+                            Diagnostic::error(expr.span, format!("cannot dereference {t}"))
+                                .with_label("not a pointer")
+                                .with_note("cast it to a pointer first: `*(uint32 *)addr`"),
+                        );
+                        Type::Unknown
+                    }
+                    (UnaryOp::Not, _) => Type::Bool,
+                    (UnaryOp::Neg, _) => Type::I64,
+                    (UnaryOp::BitNot, t) => int_of(t),
                 }
             }
             ExprKind::Binary { op, lhs, rhs } => {
@@ -1070,6 +1084,11 @@ impl Checker<'_> {
                             )));
                         return Type::Unknown;
                     }
+                }
+                match (op, &lhs.ty, &rhs.ty) {
+                    (BinaryOp::Add | BinaryOp::Sub, p @ Type::Ptr(_), _) => return p.clone(),
+                    (BinaryOp::Add, _, p @ Type::Ptr(_)) => return p.clone(),
+                    _ => {}
                 }
                 match op {
                     BinaryOp::And | BinaryOp::Or => Type::Bool,
@@ -1144,6 +1163,7 @@ pub fn parse_type_name(name: &str) -> Option<Type> {
 /// Integers widen to 64 bits when stored in maps; booleans are stored as integers.
 fn storage_type(t: &Type) -> Type {
     match t {
+        Type::Ptr(_) => Type::U64,
         Type::Tuple(elems) => Type::Tuple(elems.iter().map(storage_type).collect()),
         Type::Int { signed, .. } => Type::Int {
             bits: 64,
@@ -1156,7 +1176,7 @@ fn storage_type(t: &Type) -> Type {
 
 fn int_of(t: &Type) -> Type {
     match t {
-        Type::Bool => Type::U64,
+        Type::Bool | Type::Ptr(_) => Type::U64,
         t => t.clone(),
     }
 }

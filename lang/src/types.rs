@@ -20,6 +20,8 @@ pub enum Type {
     Agg(Aggregation),
     /// `(a, b, ...)`: each element 8-byte aligned, integers 8 bytes wide.
     Tuple(Vec<Type>),
+    /// A pointer to a value of the inner type (`(uint8 *)p`), in kernel or user memory.
+    Ptr(Box<Type>),
 }
 
 /// The aggregation functions a map value can hold.
@@ -47,7 +49,7 @@ impl Type {
 
     /// True for integers and booleans, which live in one register.
     pub fn is_scalar(&self) -> bool {
-        matches!(self, Type::Int { .. } | Type::Bool)
+        matches!(self, Type::Int { .. } | Type::Bool | Type::Ptr(_))
     }
 
     /// Size in bytes when stored in a map key, value or event record.
@@ -56,7 +58,7 @@ impl Type {
             Type::Int { bits, .. } => u32::from(*bits) / 8,
             Type::Bool => 1,
             Type::Str { len } => *len,
-            Type::Agg(_) => 8,
+            Type::Agg(_) | Type::Ptr(_) => 8,
             Type::Tuple(elems) => elems.iter().map(|e| e.size().div_ceil(8) * 8).sum(),
             Type::Unknown | Type::Void => 0,
         }
@@ -92,6 +94,7 @@ impl fmt::Display for Type {
             Type::Bool => write!(f, "bool"),
             Type::Str { len } => write!(f, "string[{len}]"),
             Type::Agg(Aggregation::Count) => write!(f, "count_t"),
+            Type::Ptr(to) => write!(f, "{to} *"),
             Type::Tuple(elems) => {
                 let parts: Vec<String> = elems.iter().map(|e| e.to_string()).collect();
                 write!(f, "({})", parts.join(", "))

@@ -39,6 +39,7 @@ fn syntax_trees() {
         ("map_declarations", "let @a = hash(10);\nBEGIN { @a[1] = 1; }\nlet @b = percpulruhash(5);"),
         ("macros", "macro add($a, $b) { $a + $b }\nmacro inc(@m) { @m++ }\nBEGIN { @x = add(1, 2); inc(@y); }"),
         ("config_block", "config = { max_strlen = 128; stack_mode = perf }\nBEGIN { exit(); }"),
+        ("pointers", "BEGIN { $p = (uint8 *)$a; @x = *($p + 1) * *(uint32 *)$b; }"),
         ("empty_program", ""),
         ("empty_block", "BEGIN {}"),
         ("variables_and_strings", "BEGIN { $s = \"a\\tb\\n\\\"q\\\"\\\\\"; $n = 0x1f - -3; }"),

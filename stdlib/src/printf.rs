@@ -192,7 +192,7 @@ fn check(_name: &Ident, args: &[Expr], span: Span) -> CheckResult {
     for (c, a) in convs.iter().zip(given) {
         let ok = match a.ty {
             Type::Str { .. } => c.takes_string(),
-            Type::Int { .. } | Type::Bool => !c.takes_string(),
+            Type::Int { .. } | Type::Bool | Type::Ptr(_) => !c.takes_string(),
             _ => false,
         };
         if !ok {
