@@ -550,13 +550,7 @@ mod tests {
 
     /// An instruction from its raw fields.
     fn raw(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
-        Insn {
-            code,
-            dst,
-            src,
-            off,
-            imm,
-        }
+        Insn::new(code, dst, src, off, imm)
     }
 
     /// Names map 0 `counts`; other maps have no name.

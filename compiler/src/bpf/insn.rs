@@ -108,6 +108,17 @@ pub struct Insn {
 }
 
 impl Insn {
+    /// An instruction from its raw fields.
+    pub fn new(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
+        Insn {
+            code,
+            dst,
+            src,
+            off,
+            imm,
+        }
+    }
+
     /// The instruction class (low 3 bits of the opcode).
     pub fn class(&self) -> u8 {
         self.code & 0x07

@@ -1702,13 +1702,7 @@ mod tests {
 
     /// An instruction from its raw fields.
     fn raw(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
-        Insn {
-            code,
-            dst,
-            src,
-            off,
-            imm,
-        }
+        Insn::new(code, dst, src, off, imm)
     }
 
     /// A program from pieces (single instructions and `lddw` pairs).
