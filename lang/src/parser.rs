@@ -131,6 +131,9 @@ fn convert(e: ParseError<usize, Tok, Diagnostic>, source: &str, opens: &[usize])
             if expected.iter().any(|e| e == "\";\"") && starts_statement {
                 d = d.with_note("separate statements with `;`");
             }
+            if tok == Tok::Gt && expected.iter().any(|e| e == "\"}\"") {
+                d = d.with_note("`>` closes only a block opened with `<`; close this one with `}`");
+            }
             d
         }
         ParseError::ExtraToken { token: (l, tok, r) } => {

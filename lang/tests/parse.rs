@@ -133,6 +133,7 @@ fn syntax_errors() {
         ("trailing_operator", "BEGIN { @x = 1 + }"),
         ("unclosed_paren", "BEGIN { @x = (1 + 2; }"),
         ("brace_closes_angle_block", "BEGIN < exit(); }"),
+        ("angle_closes_brace_block", "BEGIN { exit(); >"),
         ("no_block_after_attach_point", "BEGIN exit();"),
         ("no_block_after_predicate", "BEGIN /pid/ exit();"),
         ("else_without_if", "BEGIN { else { } }"),
