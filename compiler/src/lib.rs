@@ -50,7 +50,7 @@ pub fn compile(
             let program_name = kind.program_name();
             let result = lower::lower_probe(
                 &program_name,
-                &cp.probe,
+                cp,
                 &maps,
                 &mut events,
                 builtins,

@@ -4,7 +4,7 @@ use crate::builtins::BuiltinLowering;
 use crate::ir::*;
 use crate::program::{EventArg, EventKind, MapMeta};
 use probe_lang::ast::*;
-use probe_lang::check::map_display_name;
+use probe_lang::check::{map_display_name, CheckedProbe};
 use probe_lang::types::Type;
 use probe_lang::{Diagnostic, Span};
 use std::collections::HashMap;
@@ -30,11 +30,12 @@ pub enum Value {
     Mem { addr: Addr, len: u32 },
 }
 
-/// A scratch variable: where it lives, and the integer type it was declared with
+/// A scratch variable: where it lives, its type, and the integer type it was declared with
 /// (`let $x: uint8`), whose width every assignment truncates to.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 struct Var {
     value: Value,
+    ty: Type,
     declared: Option<(u8, bool)>,
 }
 
@@ -45,12 +46,19 @@ pub struct LowerCx<'a> {
     span: Span,
     /// The program's context pointer.
     pub ctx: VReg,
-    /// Scratch variables, innermost scope last; `None` for a `let $x;` not yet assigned.
+    /// Scratch variables, innermost scope last; `None` for a `let $x;` never assigned.
     vars: Vec<HashMap<String, Option<Var>>>,
+    /// The type of each variable, by the binding number the checker gave it.
+    var_types: &'a [Type],
     /// For each enclosing loop, where `continue` and `break` go.
     loops: Vec<(BlockId, BlockId)>,
     /// Instructions inserted at the top of the entry block (variable initialisation).
     entry_inits: usize,
+    /// Temporary stack slots of the statements being lowered, innermost statement's last.
+    temp_slots: Vec<SlotId>,
+    /// Temporary slots of statements already lowered, free for the next ones: a temporary
+    /// never outlives its statement, so the frame holds the largest statement, not the sum.
+    free_slots: Vec<SlotId>,
     maps: &'a [MapMeta],
     events: &'a mut Vec<EventKind>,
     builtins: &'a dyn BuiltinLowering,
@@ -62,13 +70,14 @@ pub struct LowerCx<'a> {
 #[allow(clippy::too_many_arguments)]
 pub fn lower_probe(
     name: &str,
-    probe: &Probe,
+    checked: &CheckedProbe,
     maps: &[MapMeta],
     events: &mut Vec<EventKind>,
     builtins: &dyn BuiltinLowering,
     ringbuf: u32,
     lost_events: u32,
 ) -> Result<Function, Diagnostic> {
+    let probe = &checked.probe;
     let func = Function {
         name: name.into(),
         blocks: vec![],
@@ -81,8 +90,11 @@ pub fn lower_probe(
         span: probe.span,
         ctx: VReg(0),
         vars: vec![HashMap::new()],
+        var_types: &checked.var_types,
         loops: vec![],
         entry_inits: 0,
+        temp_slots: vec![],
+        free_slots: vec![],
         maps,
         events,
         builtins,
@@ -157,15 +169,34 @@ impl<'a> LowerCx<'a> {
         self.switch_to(dead);
     }
 
-    /// A new stack slot of `size` bytes, not initialised.
+    /// A stack slot of `size` bytes for a temporary of the current statement, not
+    /// initialised: it may be one that an earlier statement used.
     pub fn slot(&mut self, size: u32) -> SlotId {
+        let size = size.div_ceil(8) * 8;
+        let reuse = self
+            .free_slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| self.func.slots[s.0 as usize].size >= size)
+            .min_by_key(|(_, s)| self.func.slots[s.0 as usize].size)
+            .map(|(i, _)| i);
+        let slot = match reuse {
+            Some(i) => self.free_slots.swap_remove(i),
+            None => self.lasting_slot(size),
+        };
+        self.temp_slots.push(slot);
+        slot
+    }
+
+    /// A new stack slot of `size` bytes that no other value reuses (a variable's storage).
+    fn lasting_slot(&mut self, size: u32) -> SlotId {
         self.func.slots.push(Slot {
             size: size.div_ceil(8) * 8,
         });
         SlotId(self.func.slots.len() as u32 - 1)
     }
 
-    /// A new stack slot of `size` bytes, zeroed.
+    /// A stack slot of `size` bytes for a temporary, zeroed.
     pub fn zeroed_slot(&mut self, size: u32) -> SlotId {
         let slot = self.slot(size);
         let padded = size.div_ceil(8) * 8;
@@ -335,7 +366,7 @@ impl<'a> LowerCx<'a> {
                 while off < want {
                     let chunk = [8, 4, 2, 1]
                         .into_iter()
-                        .find(|c| off + c <= want)
+                        .find(|c| off % c == 0 && off + c <= want)
                         .expect("1 fits");
                     self.emit(Inst::Store {
                         addr: addr.offset(off as i32),
@@ -344,6 +375,44 @@ impl<'a> LowerCx<'a> {
                     });
                     off += chunk;
                 }
+            }
+        }
+    }
+
+    /// Stores `value`, of type `from`, at `addr` as a value of type `to`, which holds it
+    /// (the checker unified them): tuples element by element, since a wider string element
+    /// moves the elements after it.
+    pub fn store_as(&mut self, addr: Addr, value: Value, from: &Type, to: &Type) {
+        let (Type::Tuple(from_elems), Type::Tuple(to_elems), Value::Mem { addr: src, .. }) =
+            (from, to, value)
+        else {
+            return self.store_value(addr, value, to);
+        };
+        if from == to {
+            return self.store_value(addr, value, to);
+        }
+        let offsets = from.tuple_offsets().into_iter().zip(to.tuple_offsets());
+        for ((f, t), (from_off, to_off)) in from_elems.iter().zip(to_elems).zip(offsets) {
+            let elem = self.tuple_element(src.offset(from_off as i32), f);
+            self.store_as(addr.offset(to_off as i32), elem, f, t);
+        }
+    }
+
+    /// The element of type `ty` stored at `at` inside a tuple.
+    fn tuple_element(&mut self, at: Addr, ty: &Type) -> Value {
+        if ty.is_scalar() {
+            let dst = self.vreg();
+            self.emit(Inst::Load {
+                dst,
+                addr: at,
+                size: MemSize::DW,
+                signed: false,
+            });
+            Value::Scalar(dst)
+        } else {
+            Value::Mem {
+                addr: at,
+                len: ty.size(),
             }
         }
     }
@@ -390,6 +459,17 @@ impl<'a> LowerCx<'a> {
         let (index, meta) = self.script_map(name);
         let layout = meta.script.as_ref().expect("script map").key.clone();
         let slot = self.zeroed_slot(meta.key_size);
+        if let [k @ Expr {
+            ty: Type::Tuple(_), ..
+        }] = keys
+        {
+            // A lone tuple is the key's elements, laid out as a tuple of the key types.
+            let v = self.expr(k)?;
+            let key_ty = Type::Tuple(layout.into_iter().map(|(ty, _)| ty).collect());
+            let at = Addr::Stack { slot, off: 0 };
+            self.store_as(at, v, &k.ty, &key_ty);
+            return Ok((index, at));
+        }
         for (k, (ty, off)) in keys.iter().zip(layout) {
             let v = self.expr(k)?;
             self.store_value(
@@ -436,57 +516,64 @@ impl<'a> LowerCx<'a> {
 
     /// The innermost variable called `name`: `Some(None)` if declared but never assigned.
     fn find_var(&self, name: &str) -> Option<Option<Var>> {
-        self.vars.iter().rev().find_map(|s| s.get(name).copied())
+        self.vars.iter().rev().find_map(|s| s.get(name).cloned())
     }
 
-    /// Storage for a new variable shaped like `like`, zeroed on entry to the probe so that
-    /// every path sees a value.
-    fn new_var(&mut self, like: Value, declared: Option<(u8, bool)>) -> Var {
-        let value = match like {
-            Value::Scalar(_) => {
-                let r = self.vreg();
-                self.emit_at_entry(Inst::Copy {
-                    dst: r,
+    /// Storage for variable number `binding`.
+    fn new_var(&mut self, binding: u32, declared: Option<(u8, bool)>) -> Var {
+        self.var_of_type(self.var_types[binding as usize].clone(), declared)
+    }
+
+    /// Storage for a variable of type `ty`, zeroed on entry to the probe so that every path
+    /// sees a value.
+    fn var_of_type(&mut self, ty: Type, declared: Option<(u8, bool)>) -> Var {
+        let value = if ty.is_scalar() {
+            let r = self.vreg();
+            self.emit_at_entry(Inst::Copy {
+                dst: r,
+                src: Operand::Imm(0),
+            });
+            Value::Scalar(r)
+        } else {
+            let len = ty.size();
+            let slot = self.lasting_slot(len);
+            for off in (0..len.div_ceil(8) * 8).step_by(8) {
+                let addr = Addr::Stack {
+                    slot,
+                    off: off as i32,
+                };
+                self.emit_at_entry(Inst::Store {
+                    addr,
                     src: Operand::Imm(0),
+                    size: MemSize::DW,
                 });
-                Value::Scalar(r)
             }
-            Value::Mem { len, .. } => {
-                let slot = self.slot(len);
-                for off in (0..len.div_ceil(8) * 8).step_by(8) {
-                    let addr = Addr::Stack {
-                        slot,
-                        off: off as i32,
-                    };
-                    self.emit_at_entry(Inst::Store {
-                        addr,
-                        src: Operand::Imm(0),
-                        size: MemSize::DW,
-                    });
-                }
-                Value::Mem {
-                    addr: Addr::Stack { slot, off: 0 },
-                    len,
-                }
+            Value::Mem {
+                addr: Addr::Stack { slot, off: 0 },
+                len,
             }
         };
-        Var { value, declared }
+        Var {
+            value,
+            ty,
+            declared,
+        }
     }
 
-    /// Stores `v` in `var`, truncated to its declared width.
-    fn write_var(&mut self, var: Var, v: Value) {
-        match (var.value, v) {
+    /// Stores `v`, of type `from`, in `var`, truncated to its declared width.
+    fn write_var(&mut self, var: &Var, v: Value, from: &Type) {
+        match (&var.value, v) {
             (Value::Scalar(dst), Value::Scalar(src)) => {
                 let src = match var.declared {
                     Some((bits, signed)) => self.truncate(src, bits, signed),
                     None => src,
                 };
                 self.emit(Inst::Copy {
-                    dst,
+                    dst: *dst,
                     src: Operand::Reg(src),
                 });
             }
-            (Value::Mem { addr, len }, v) => self.store_value(addr, v, &Type::Str { len }),
+            (Value::Mem { addr, .. }, v) => self.store_as(*addr, v, from, &var.ty),
             (Value::Scalar(_), Value::Mem { .. }) => unreachable!("the checker unified the types"),
         }
     }
@@ -506,24 +593,20 @@ impl<'a> LowerCx<'a> {
     }
 
     /// `$name = v`: a variable not declared with `let` belongs to the whole probe.
-    fn assign_var(&mut self, name: &str, v: Value) {
-        match self.find_var(name) {
-            Some(Some(var)) => self.write_var(var, v),
-            Some(None) => {
-                let var = self.new_var(v, None);
-                self.write_var(var, v);
-                let scope = self
-                    .vars
-                    .iter_mut()
-                    .rev()
-                    .find(|s| s.contains_key(name))
-                    .expect("declared");
-                scope.insert(name.to_string(), Some(var));
+    /// `$name = v`, declaring the variable when the checker numbered this assignment.
+    fn assign_var(&mut self, name: &str, v: Value, from: &Type, binding: Option<u32>) {
+        match binding {
+            Some(b) => {
+                let var = self.new_var(b, None);
+                self.write_var(&var, v, from);
+                self.vars[0].insert(name.to_string(), Some(var));
             }
             None => {
-                let var = self.new_var(v, None);
-                self.write_var(var, v);
-                self.vars[0].insert(name.to_string(), Some(var));
+                let var = self
+                    .find_var(name)
+                    .flatten()
+                    .expect("the checker declared the variable");
+                self.write_var(&var, v, from);
             }
         }
     }
@@ -549,7 +632,7 @@ impl<'a> LowerCx<'a> {
                 };
                 let old = self.copy(Operand::Reg(r));
                 let new = f(self, old)?;
-                self.write_var(var, Value::Scalar(new));
+                self.write_var(&var, Value::Scalar(new), &Type::I64);
                 Ok((old, new))
             }
             Target::Map(m) => {
@@ -558,7 +641,7 @@ impl<'a> LowerCx<'a> {
                     unreachable!("integer map")
                 };
                 let new = f(self, old)?;
-                self.map_write(index, key, Value::Scalar(new));
+                self.map_write(index, key, Value::Scalar(new), &Type::I64);
                 Ok((old, new))
             }
         }
@@ -584,7 +667,8 @@ impl<'a> LowerCx<'a> {
             otherwise: found,
         });
         let result = match ty {
-            Type::Str { len } => {
+            Type::Str { .. } | Type::Tuple(_) => {
+                let len = ty.size();
                 let slot = self.slot(len);
                 let at = Addr::Stack { slot, off: 0 };
                 self.switch_to(found);
@@ -617,8 +701,8 @@ impl<'a> LowerCx<'a> {
         result
     }
 
-    /// Stores `v` under `key`.
-    fn map_write(&mut self, index: u32, key: Addr, v: Value) {
+    /// Stores `v`, of type `from`, under `key`.
+    fn map_write(&mut self, index: u32, key: Addr, v: Value, from: &Type) {
         let value_ty = self.maps[index as usize]
             .script
             .as_ref()
@@ -628,11 +712,19 @@ impl<'a> LowerCx<'a> {
         // Zeroed: the helper reads the whole value, padding included.
         let slot = self.zeroed_slot(value_ty.size());
         let at = Addr::Stack { slot, off: 0 };
-        self.store_value(at, v, &value_ty);
+        self.store_as(at, v, from, &value_ty);
         self.update(index, key, at);
     }
 
     fn stmt(&mut self, stmt: &Stmt) -> Result<(), Diagnostic> {
+        let mark = self.temp_slots.len();
+        let result = self.stmt_inner(stmt);
+        let done = self.temp_slots.split_off(mark);
+        self.free_slots.extend(done);
+        result
+    }
+
+    fn stmt_inner(&mut self, stmt: &Stmt) -> Result<(), Diagnostic> {
         self.span = stmt.span;
         match &stmt.kind {
             StmtKind::Expr(e) => {
@@ -678,15 +770,24 @@ impl<'a> LowerCx<'a> {
                 } else {
                     let v = self.expr(value)?;
                     self.span = stmt.span;
-                    self.map_write(index, key, v);
+                    self.map_write(index, key, v, &value.ty);
                 }
             }
-            StmtKind::AssignVar { var, value } => {
+            StmtKind::AssignVar {
+                var,
+                value,
+                binding,
+            } => {
                 let v = self.expr(value)?;
                 self.span = stmt.span;
-                self.assign_var(&var.name, v);
+                self.assign_var(&var.name, v, &value.ty, *binding);
             }
-            StmtKind::Let { var, ty, value } => {
+            StmtKind::Let {
+                var,
+                ty,
+                value,
+                binding,
+            } => {
                 let declared =
                     ty.as_ref()
                         .and_then(|t| match probe_lang::check::parse_type_name(&t.name) {
@@ -695,13 +796,24 @@ impl<'a> LowerCx<'a> {
                         });
                 let v = match value {
                     Some(e) => Some(self.expr(e)?),
-                    None if ty.is_some() => Some(Value::Scalar(self.copy(Operand::Imm(0)))),
                     None => None,
                 };
                 self.span = stmt.span;
-                let declared_var = v.map(|v| {
-                    let new = self.new_var(v, declared);
-                    self.write_var(new, v);
+                let b = binding.expect("the checker numbered every let");
+                let declared_var = (self.var_types[b as usize] != Type::Unknown).then(|| {
+                    let new = self.new_var(b, declared);
+                    match (v, value) {
+                        (Some(v), Some(e)) => self.write_var(&new, v, &e.ty),
+                        // `let $x: T;` in a loop is zero on every iteration.
+                        _ => {
+                            let zero = match new.value {
+                                Value::Scalar(_) => Value::Scalar(self.copy(Operand::Imm(0))),
+                                Value::Mem { addr, .. } => Value::Mem { addr, len: 0 },
+                            };
+                            let ty = new.ty.clone();
+                            self.write_var(&new, zero, &ty);
+                        }
+                    }
                     new
                 });
                 self.vars
@@ -743,15 +855,15 @@ impl<'a> LowerCx<'a> {
                 let last = self.copy(Operand::Reg(last));
                 self.span = stmt.span;
                 self.vars.push(HashMap::new());
-                let counter = self.new_var(Value::Scalar(first), None);
-                self.write_var(counter, Value::Scalar(first));
+                let counter = self.var_of_type(Type::I64, None);
+                self.write_var(&counter, Value::Scalar(first), &Type::I64);
+                let Value::Scalar(i) = counter.value else {
+                    unreachable!("an integer")
+                };
                 self.vars
                     .last_mut()
                     .expect("a scope")
                     .insert(var.name.clone(), Some(counter));
-                let Value::Scalar(i) = counter.value else {
-                    unreachable!("an integer")
-                };
                 let (head, inside, step, exit) = (
                     self.new_block(),
                     self.new_block(),
@@ -989,22 +1101,7 @@ impl<'a> LowerCx<'a> {
                     unreachable!("tuples live in memory")
                 };
                 let off = tuple.ty.tuple_offsets()[*index as usize] as i32;
-                Ok(match &e.ty {
-                    Type::Str { len } => Value::Mem {
-                        addr: addr.offset(off),
-                        len: *len,
-                    },
-                    _ => {
-                        let dst = self.vreg();
-                        self.emit(Inst::Load {
-                            dst,
-                            addr: addr.offset(off),
-                            size: MemSize::DW,
-                            signed: false,
-                        });
-                        Value::Scalar(dst)
-                    }
-                })
+                Ok(self.tuple_element(addr.offset(off), &e.ty))
             }
             ExprKind::Cast { expr, .. } => {
                 let v = self.scalar(expr)?;
@@ -1078,19 +1175,17 @@ impl<'a> LowerCx<'a> {
                 let done = self.new_block();
                 self.cond(cond, t, o)?;
                 let result = match &e.ty {
-                    Type::Str { len } => {
-                        let slot = self.slot(*len);
+                    Type::Str { .. } | Type::Tuple(_) => {
+                        let len = e.ty.size();
+                        let slot = self.slot(len);
                         let at = Addr::Stack { slot, off: 0 };
                         for (b, branch) in [(t, then), (o, otherwise)] {
                             self.switch_to(b);
                             let v = self.expr(branch)?;
-                            self.store_value(at, v, &e.ty);
+                            self.store_as(at, v, &branch.ty, &e.ty);
                             self.terminate(Terminator::Jump(done));
                         }
-                        Value::Mem {
-                            addr: at,
-                            len: *len,
-                        }
+                        Value::Mem { addr: at, len }
                     }
                     _ => {
                         let r = self.vreg();

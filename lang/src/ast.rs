@@ -101,7 +101,13 @@ pub enum StmtKind {
     /// `@name[keys] = value`.
     AssignMap { map: MapAccess, value: Expr },
     /// `$name = value`.
-    AssignVar { var: Ident, value: Expr },
+    AssignVar {
+        var: Ident,
+        value: Expr,
+        /// The variable this assignment declares, numbered by the checker: `None` when the
+        /// variable already exists (and from the parser).
+        binding: Option<u32>,
+    },
     /// `if (cond) { ... } else { ... }`; `else if` nests another `If` in `otherwise`.
     If {
         cond: Expr,
@@ -120,6 +126,8 @@ pub enum StmtKind {
         var: Ident,
         ty: Option<Ident>,
         value: Option<Expr>,
+        /// The variable declared, numbered by the checker (`None` from the parser).
+        binding: Option<u32>,
     },
     /// `while (cond) { ... }`.
     While { cond: Expr, body: Block },

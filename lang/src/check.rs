@@ -67,6 +67,9 @@ pub struct CheckedProbe {
     pub probe: Probe,
     /// Bytes of the probe's context record the program may read (tracepoint records).
     pub ctx_size: u32,
+    /// The type of each scratch variable, indexed by the `binding` of the statement that
+    /// declares it: the widest value it is assigned, so its storage holds all of them.
+    pub var_types: Vec<Type>,
 }
 
 /// One place a probe attaches, after wildcards are expanded.
@@ -120,6 +123,7 @@ pub fn check_in(
         builtins,
         maps: HashMap::new(),
         scopes: vec![],
+        bindings: vec![],
         loops: 0,
         args: None,
         used_fields: vec![],
@@ -165,6 +169,7 @@ pub fn check_in(
                 _ => 0,
             };
             cx.scopes = vec![HashMap::new()];
+            cx.bindings.clear();
             if let Some(p) = &mut probe.predicate {
                 cx.expr(p);
                 cx.expect_condition(p);
@@ -176,6 +181,11 @@ pub fn check_in(
                 points,
                 probe,
                 ctx_size,
+                var_types: cx
+                    .bindings
+                    .drain(..)
+                    .map(Option::unwrap_or_default)
+                    .collect(),
             });
         }
         if pass == 1 {
@@ -237,8 +247,10 @@ fn expand(
 struct Checker<'a> {
     builtins: &'a dyn Builtins,
     maps: HashMap<String, MapInfo>,
-    /// Scratch variables, innermost scope last; `None` for a `let $x;` not yet typed.
-    scopes: Vec<HashMap<String, Option<Type>>>,
+    /// Scratch variables by name, innermost scope last, as indexes into `bindings`.
+    scopes: Vec<HashMap<String, u32>>,
+    /// The type of each variable of the probe; `None` for a `let $x;` not yet typed.
+    bindings: Vec<Option<Type>>,
     loops: u32,
     /// The fields of `args` in the probe being checked (`None` outside tracepoints).
     args: Option<Result<Vec<TracepointField>, String>>,
@@ -261,26 +273,41 @@ impl Checker<'_> {
         self.scopes.pop();
     }
 
-    /// The variable's slot in the innermost scope that has it.
+    /// The type of the variable in the innermost scope that has it.
     fn var_mut(&mut self, name: &str) -> Option<&mut Option<Type>> {
-        self.scopes.iter_mut().rev().find_map(|s| s.get_mut(name))
+        let b = self.scopes.iter().rev().find_map(|s| s.get(name))?;
+        Some(&mut self.bindings[*b as usize])
     }
 
-    /// Checks `$var = value`; a variable not declared with `let` belongs to the whole probe.
-    fn assign_var(&mut self, var: &Ident, value: &Expr) {
-        if let Type::Agg(_) = value.ty {
-            self.errors.push(aggregation_outside_assignment(value));
-            return;
-        }
-        if value.ty == Type::Void {
-            self.errors.push(no_value(value));
-            return;
-        }
-        if value.ty == Type::Unknown {
-            return;
-        }
+    /// Declares variable `name` in scope `scope` (0: the whole probe); returns its number.
+    fn bind(&mut self, scope: usize, name: &str, ty: Option<Type>) -> u32 {
+        let b = self.bindings.len() as u32;
+        self.bindings.push(ty);
+        self.scopes[scope].insert(name.to_string(), b);
+        b
+    }
+
+    /// Checks `$var = value`; a variable not declared with `let` belongs to the whole probe,
+    /// and the assignment that declares it gets its number in `binding`.
+    fn assign_var(&mut self, var: &Ident, value: &Expr, binding: &mut Option<u32>) {
+        let bad = if let Type::Agg(_) = value.ty {
+            Some(aggregation_outside_assignment(value))
+        } else if value.ty == Type::Void {
+            Some(no_value(value))
+        } else {
+            None
+        };
+        // A value in error still declares the variable, so that its uses are not errors too.
+        let ty = if bad.is_some() {
+            Type::Unknown
+        } else {
+            value.ty.clone()
+        };
+        self.errors.extend(bad);
         match self.var_mut(&var.name) {
-            Some(Some(old)) => match unify(old, &value.ty) {
+            Some(Some(Type::Unknown)) => {}
+            Some(Some(_)) if ty == Type::Unknown => {}
+            Some(Some(old)) => match unify(old, &ty) {
                 Some(t) => {
                     *old = if matches!(old, Type::Int { .. }) {
                         old.clone()
@@ -297,10 +324,8 @@ impl Checker<'_> {
                     );
                 }
             },
-            Some(slot @ None) => *slot = Some(value.ty.clone()),
-            None => {
-                self.scopes[0].insert(var.name.clone(), Some(value.ty.clone()));
-            }
+            Some(slot @ None) => *slot = Some(ty),
+            None => *binding = Some(self.bind(0, &var.name, Some(ty))),
         }
     }
 
@@ -489,7 +514,7 @@ impl Checker<'_> {
         }
         first.ty = Type::Void;
         let name = map_display_name(&m.name);
-        let Some(info) = self.maps.get(&name) else {
+        if !self.maps.contains_key(&name) {
             self.errors.push(
                 Diagnostic::error(m.span, format!("{name} is never assigned"))
                     .with_label("no such map")
@@ -498,7 +523,7 @@ impl Checker<'_> {
                     )),
             );
             return false;
-        };
+        }
         let keys: Vec<&Expr> = if m.keys.is_empty() {
             rest.iter().collect()
         } else {
@@ -507,27 +532,69 @@ impl Checker<'_> {
         if keys.is_empty() {
             return true;
         }
-        let matches = keys.len() == info.key.len()
-            && keys
-                .iter()
-                .zip(&info.key)
-                .all(|(k, t)| k.ty == Type::Unknown || unify(&storage_type(&k.ty), t).is_some());
-        if !matches {
-            let want = info
-                .key
-                .iter()
-                .map(|t| t.to_string())
-                .collect::<Vec<_>>()
-                .join(", ");
-            let span = keys[0].span.to(keys[keys.len() - 1].span);
-            self.errors.push(
-                Diagnostic::error(span, format!("this key does not fit {name}"))
-                    .with_label(format!("{name} is keyed by [{want}]"))
-                    .with_related(info.span, "first assigned here"),
-            );
-            return false;
+        let span = keys[0].span.to(keys[keys.len() - 1].span);
+        match self.key_layout(&keys) {
+            Some(key) => self.fit_key(&name, &key, span),
+            None => false,
         }
-        true
+    }
+
+    /// The key layout of `keys`: one type per key, a lone tuple standing for its elements
+    /// (`@m[$t]` is `@m[1, "a"]` when `$t = (1, "a")`); `None` when a key is in error.
+    fn key_layout(&mut self, keys: &[&Expr]) -> Option<Vec<Type>> {
+        if keys.iter().any(|k| k.ty == Type::Unknown) {
+            return None;
+        }
+        for k in keys {
+            if !(k.ty.is_scalar() || matches!(k.ty, Type::Str { .. } | Type::Tuple(_))) {
+                self.errors.push(
+                    Diagnostic::error(k.span, format!("a map key cannot be of type {}", k.ty))
+                        .with_label("used as a key here")
+                        .with_note("map keys are integers, strings or tuples of them"),
+                );
+                return None;
+            }
+        }
+        Some(match keys {
+            [k] if matches!(k.ty, Type::Tuple(_)) => {
+                let Type::Tuple(elems) = storage_type(&k.ty) else {
+                    unreachable!("a tuple")
+                };
+                elems
+            }
+            _ => keys.iter().map(|k| storage_type(&k.ty)).collect(),
+        })
+    }
+
+    /// Checks that `key`, used at `span`, has the key types of map `name` (which exists), and
+    /// widens them to hold it.
+    fn fit_key(&mut self, name: &str, key: &[Type], span: Span) -> bool {
+        let info = self.maps.get_mut(name).expect("the map exists");
+        let unified: Option<Vec<Type>> = (info.key.len() == key.len())
+            .then(|| info.key.iter().zip(key).map(|(a, b)| unify(a, b)).collect())
+            .flatten();
+        match unified {
+            Some(widened) => {
+                info.key = widened;
+                true
+            }
+            None => {
+                let show = |k: &[Type]| {
+                    k.iter()
+                        .map(|t| t.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                let (first, old) = (info.span, show(&info.key));
+                self.errors.push(
+                    Diagnostic::error(span, format!("{name} is used with two different key types"))
+                        .with_label(format!("key here is [{}]", show(key)))
+                        .with_related(first, format!("key here is [{old}]"))
+                        .with_note("every use of a map must have the same key types"),
+                );
+                false
+            }
+        }
     }
 
     /// Checks the target of `++`, `--` or `op=`: an integer variable or map value (a map
@@ -558,6 +625,13 @@ impl Checker<'_> {
                     self.expr(k);
                 }
                 let name = map_display_name(&m.name);
+                if self.maps.contains_key(&name) {
+                    let keys: Vec<&Expr> = m.keys.iter().collect();
+                    match self.key_layout(&keys) {
+                        Some(key) if self.fit_key(&name, &key, m.span) => {}
+                        _ => return Type::Unknown,
+                    }
+                }
                 match self.maps.get(&name).map(|i| i.value.clone()) {
                     Some(t @ Type::Int { .. }) => t,
                     Some(t) => {
@@ -596,11 +670,21 @@ impl Checker<'_> {
                 }
                 self.assign_map(map, value);
             }
-            StmtKind::AssignVar { var, value } => {
+            StmtKind::AssignVar {
+                var,
+                value,
+                binding,
+            } => {
                 self.expr(value);
-                self.assign_var(var, value);
+                *binding = None;
+                self.assign_var(var, value, binding);
             }
-            StmtKind::Let { var, ty, value } => {
+            StmtKind::Let {
+                var,
+                ty,
+                value,
+                binding,
+            } => {
                 let declared = match ty {
                     None => None,
                     Some(name) => match parse_type_name(&name.name) {
@@ -611,17 +695,17 @@ impl Checker<'_> {
                                     .with_label("not a type")
                                     .with_note("types are int8, int16, int32, int64, uint8, uint16, uint32, uint64 and bool"),
                             );
-                            return;
+                            Some(Type::Unknown)
                         }
                     },
                 };
-                self.scopes
-                    .last_mut()
-                    .expect("a scope")
-                    .insert(var.name.clone(), declared);
                 if let Some(value) = value {
                     self.expr(value);
-                    self.assign_var(var, value);
+                }
+                let innermost = self.scopes.len() - 1;
+                *binding = Some(self.bind(innermost, &var.name, declared));
+                if let Some(value) = value {
+                    self.assign_var(var, value, &mut None);
                 }
             }
             StmtKind::CompoundAssign { target, op, value } => {
@@ -658,8 +742,9 @@ impl Checker<'_> {
                         );
                     }
                 }
-                self.scopes
-                    .push(HashMap::from([(var.name.clone(), Some(Type::I64))]));
+                self.scopes.push(HashMap::new());
+                let innermost = self.scopes.len() - 1;
+                self.bind(innermost, &var.name, Some(Type::I64));
                 self.loops += 1;
                 self.block(body);
                 self.loops -= 1;
@@ -716,83 +801,46 @@ impl Checker<'_> {
             self.errors.push(no_value(value));
             return;
         }
-        if value.ty == Type::Unknown || map.keys.iter().any(|k| k.ty == Type::Unknown) {
+        if value.ty == Type::Unknown {
             return;
         }
-        let mut key = vec![];
-        for k in &map.keys {
-            if !(k.ty.is_scalar() || matches!(k.ty, Type::Str { .. })) {
-                self.errors.push(
-                    Diagnostic::error(k.span, format!("a map key cannot be of type {}", k.ty))
-                        .with_label("used as a key here")
-                        .with_note("map keys are integers or strings"),
-                );
-                return;
-            }
-            key.push(storage_type(&k.ty));
-        }
+        let keys: Vec<&Expr> = map.keys.iter().collect();
+        let Some(key) = self.key_layout(&keys) else {
+            return;
+        };
         let value_ty = storage_type(&value.ty);
         let name = map_display_name(&map.name);
-        match self.maps.get_mut(&name) {
+        if !self.maps.contains_key(&name) {
+            self.maps.insert(
+                name.clone(),
+                MapInfo {
+                    name,
+                    key,
+                    value: value_ty,
+                    span: map.span,
+                    declared: None,
+                },
+            );
+            return;
+        }
+        if !self.fit_key(&name, &key, map.span) {
+            return;
+        }
+        let info = self.maps.get_mut(&name).expect("the map exists");
+        let first = info.span;
+        match unify(&info.value, &value_ty) {
+            Some(t) => info.value = t,
             None => {
-                self.maps.insert(
-                    name.clone(),
-                    MapInfo {
-                        name,
-                        key,
-                        value: value_ty,
-                        span: map.span,
-                        declared: None,
-                    },
+                let old = info.value.clone();
+                self.errors.push(
+                    Diagnostic::error(
+                        value.span,
+                        format!("{name} is assigned values of two different types"),
+                    )
+                    .with_label(format!("this is {value_ty}"))
+                    .with_related(first, format!("this is {old}"))
+                    .with_note("every assignment to a map must have the same value type"),
                 );
-            }
-            Some(info) => {
-                let first = info.span;
-                if info.key.len() != key.len()
-                    || info
-                        .key
-                        .iter()
-                        .zip(&key)
-                        .any(|(a, b)| unify(a, b).is_none())
-                {
-                    let keys = |k: &[Type]| {
-                        k.iter()
-                            .map(|t| t.to_string())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    };
-                    let old = keys(&info.key);
-                    self.errors.push(
-                        Diagnostic::error(
-                            map.span,
-                            format!("{name} is used with two different key types"),
-                        )
-                        .with_label(format!("key here is [{}]", keys(&key)))
-                        .with_related(first, format!("key here is [{old}]"))
-                        .with_note("every use of a map must have the same key types"),
-                    );
-                    return;
-                }
-                match unify(&info.value, &value_ty) {
-                    Some(t) => {
-                        info.value = t;
-                        for (a, b) in info.key.iter_mut().zip(&key) {
-                            *a = unify(a, b).expect("checked above");
-                        }
-                    }
-                    None => {
-                        let old = info.value.clone();
-                        self.errors.push(
-                            Diagnostic::error(
-                                value.span,
-                                format!("{name} is assigned values of two different types"),
-                            )
-                            .with_label(format!("this is {value_ty}"))
-                            .with_related(first, format!("this is {old}"))
-                            .with_note("every assignment to a map must have the same value type"),
-                        );
-                    }
-                }
             }
         }
     }
@@ -858,13 +906,13 @@ impl Checker<'_> {
                     self.expr(x);
                     match &x.ty {
                         Type::Unknown => return Type::Unknown,
-                        t if t.is_scalar() || matches!(t, Type::Str { .. }) => {
+                        t if t.is_scalar() || matches!(t, Type::Str { .. } | Type::Tuple(_)) => {
                             types.push(storage_type(t))
                         }
                         t => {
                             self.errors.push(
                                 Diagnostic::error(x.span, format!("a tuple cannot hold {t}"))
-                                    .with_label("not an integer or a string"),
+                                    .with_label("not an integer, a string or a tuple"),
                             );
                             return Type::Unknown;
                         }
@@ -949,18 +997,13 @@ impl Checker<'_> {
                         );
                         Type::Unknown
                     }
-                    Some(info) => {
-                        if info.key.len() != m.keys.len() {
-                            self.errors.push(
-                                Diagnostic::error(
-                                    m.span,
-                                    format!("{name} is used with two different key types"),
-                                )
-                                .with_label(format!("{} key(s) here", m.keys.len()))
-                                .with_related(info.span, format!("{} key(s) here", info.key.len())),
-                            );
-                            return Type::Unknown;
+                    Some(_) => {
+                        let keys: Vec<&Expr> = m.keys.iter().collect();
+                        match self.key_layout(&keys) {
+                            Some(key) if self.fit_key(&name, &key, m.span) => {}
+                            _ => return Type::Unknown,
                         }
+                        let info = &self.maps[&name];
                         if let Type::Agg(_) = info.value {
                             self.errors.push(
                                 Diagnostic::error(m.span, format!("reading the aggregation {name} in a probe is not supported yet"))
@@ -1110,7 +1153,9 @@ impl Checker<'_> {
                     return Type::Unknown;
                 }
                 match unify(&then.ty, &otherwise.ty) {
-                    Some(t @ (Type::Int { .. } | Type::Bool | Type::Str { .. })) => t,
+                    Some(
+                        t @ (Type::Int { .. } | Type::Bool | Type::Str { .. } | Type::Tuple(_)),
+                    ) => t,
                     _ => {
                         self.errors.push(
                             Diagnostic::error(
