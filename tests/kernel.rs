@@ -673,3 +673,53 @@ fn pointer_casts_and_dereference_like_bpftrace() {
     let out = same_as_bpftrace(&["-e", script, "-c", "/usr/bin/head -c 0 /etc/hostname"]);
     assert_eq!(out, "Attaching 1 probe...\n/ 101 1668572463\n\n\n@x: 0\n");
 }
+
+/// Struct layouts come from the kernel's BTF: the size and field offset bpftool reads.
+#[test]
+fn struct_layouts_match_bpftool() {
+    let _k = kernel();
+    let dump = std::process::Command::new("bpftool")
+        .args([
+            "btf",
+            "dump",
+            "file",
+            "/sys/kernel/btf/vmlinux",
+            "format",
+            "raw",
+        ])
+        .output()
+        .expect("bpftool");
+    let dump = String::from_utf8_lossy(&dump.stdout);
+    let mut lines = dump
+        .lines()
+        .skip_while(|l| !l.contains("STRUCT 'task_struct' "));
+    let header = lines.next().expect("task_struct in the kernel's BTF");
+    let size = header
+        .split("size=")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap();
+    let pid = lines
+        .find(|l| l.trim_start().starts_with("'pid' "))
+        .expect("task_struct.pid");
+    let bits: u32 = pid
+        .split("bits_offset=")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let o = run_probe(&[
+        "-e",
+        "BEGIN { printf(\"%d %d\\n\", sizeof(struct task_struct), \
+         offsetof(struct task_struct, pid)); exit(); }",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains(&format!("{size} {}\n", bits / 8)),
+        "{}",
+        stdout(&o)
+    );
+}

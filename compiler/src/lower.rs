@@ -15,6 +15,8 @@ pub mod helper {
     pub const MAP_UPDATE_ELEM: u32 = 2;
     pub const MAP_DELETE_ELEM: u32 = 3;
     pub const PROBE_READ: u32 = 4;
+    pub const GET_CURRENT_TASK: u32 = 35;
+    pub const PROBE_READ_KERNEL: u32 = 113;
     pub const KTIME_GET_NS: u32 = 5;
     pub const GET_SMP_PROCESSOR_ID: u32 = 8;
     pub const GET_CURRENT_PID_TGID: u32 = 14;
@@ -415,6 +417,68 @@ impl<'a> LowerCx<'a> {
                 len: ty.size(),
             }
         }
+    }
+
+    /// The kernel address of the struct `e` names: a pointer to one, a struct field, or
+    /// `*p`.
+    fn struct_address(&mut self, e: &Expr) -> Result<VReg, Diagnostic> {
+        match (&e.ty, &e.kind) {
+            (Type::Ptr(_), _) => self.scalar(e),
+            (Type::Struct(_), ExprKind::Field { base, offset, .. }) => {
+                let at = self.struct_address(base)?;
+                Ok(self.alu(AluOp::Add, at, Operand::Imm(i64::from(*offset))))
+            }
+            (
+                Type::Struct(_),
+                ExprKind::Unary {
+                    op: UnaryOp::Deref,
+                    expr,
+                },
+            ) => self.scalar(expr),
+            _ => Err(
+                Diagnostic::error(e.span, format!("{} has no address here", e.ty))
+                    .with_label("not a struct in kernel memory"),
+            ),
+        }
+    }
+
+    /// Reads a value of type `ty` from kernel address `at` with `bpf_probe_read_kernel`
+    /// (a failed read gives zeroes).
+    fn read_kernel(&mut self, at: VReg, ty: &Type, span: Span) -> Result<Value, Diagnostic> {
+        let (bytes, signed) = match ty {
+            Type::Int { bits, signed } => (u32::from(*bits) / 8, *signed),
+            Type::Bool => (1, false),
+            Type::Ptr(_) => (8, false),
+            Type::Str { len } => (*len, false),
+            other => {
+                return Err(
+                    Diagnostic::error(span, format!("{other} cannot be read whole"))
+                        .with_label("read one of its fields"),
+                )
+            }
+        };
+        let slot = self.zeroed_slot(bytes.max(8));
+        let buf = self.stack_addr(slot, 0);
+        self.call(
+            helper::PROBE_READ_KERNEL,
+            vec![
+                Operand::Reg(buf),
+                Operand::Imm(i64::from(bytes)),
+                Operand::Reg(at),
+            ],
+        );
+        let addr = Addr::Stack { slot, off: 0 };
+        if let Type::Str { len } = ty {
+            return Ok(Value::Mem { addr, len: *len });
+        }
+        let dst = self.vreg();
+        self.emit(Inst::Load {
+            dst,
+            addr,
+            size: MemSize::of(bytes),
+            signed,
+        });
+        Ok(Value::Scalar(dst))
     }
 
     /// `bpf_map_lookup_elem(map, key)`: a pointer to the value, or 0.
@@ -1040,6 +1104,15 @@ impl<'a> LowerCx<'a> {
                         Diagnostic::error(e.span, format!("{}() has no value", name.name))
                             .with_label("used as a value here")
                     })
+            }
+            ExprKind::SizeOfStruct { size: n, .. } | ExprKind::OffsetOf { offset: n, .. } => {
+                Ok(Value::Scalar(self.copy(Operand::Imm(*n as i64))))
+            }
+            ExprKind::Field { base, offset, .. } if !matches!(&base.kind, ExprKind::Builtin(b) if b.name == "args") =>
+            {
+                let at = self.struct_address(base)?;
+                let at = self.alu(AluOp::Add, at, Operand::Imm(i64::from(*offset)));
+                self.read_kernel(at, &e.ty, e.span)
             }
             ExprKind::Field { offset, .. } => {
                 let at = Addr::Reg {

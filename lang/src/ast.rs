@@ -226,6 +226,8 @@ impl Expr {
                 target: Target::Var(_),
                 ..
             }
+            | ExprKind::SizeOfStruct { .. }
+            | ExprKind::OffsetOf { .. }
             | ExprKind::Int(_)
             | ExprKind::Bool(_)
             | ExprKind::Str(_)
@@ -284,6 +286,14 @@ pub enum ExprKind {
     /// `sizeof(expr)`: the bytes a value of that type takes; `size` is filled in by the
     /// checker.
     SizeOf { expr: Box<Expr>, size: u64 },
+    /// `sizeof(struct name)`; `size` is filled in by the checker.
+    SizeOfStruct { ty: Ident, size: u64 },
+    /// `offsetof(struct name, field.field...)`; `offset` is filled in by the checker.
+    OffsetOf {
+        ty: Ident,
+        fields: Vec<Ident>,
+        offset: u64,
+    },
     /// `(a, b, ...)`.
     Tuple(Vec<Expr>),
     /// `t.0`: an element of a tuple.

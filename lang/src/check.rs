@@ -5,6 +5,7 @@ use crate::ast::*;
 use crate::attach::AttachKind;
 use crate::diagnostic::Diagnostic;
 use crate::span::Span;
+use crate::structs::{NoStructTypes, StructDef, StructTypes};
 use crate::tracepoint::{glob_match, NoTracepoints, TracepointField, TracepointFormats};
 use crate::types::Type;
 use std::collections::HashMap;
@@ -96,6 +97,8 @@ pub struct Environment<'a> {
     pub params: &'a [String],
     /// The layouts of tracepoint records, for `args`.
     pub tracepoints: &'a dyn TracepointFormats,
+    /// The layouts of kernel structs, for `->` through pointers.
+    pub structs: &'a dyn StructTypes,
 }
 
 /// Checks a parsed program on its own: no positional parameters, no tracepoint formats.
@@ -106,6 +109,7 @@ pub fn check(program: Program, builtins: &dyn Builtins) -> Result<CheckedProgram
         &Environment {
             params: &[],
             tracepoints: &NoTracepoints,
+            structs: &NoStructTypes,
         },
     )
 }
@@ -127,6 +131,8 @@ pub fn check_in(
         loops: 0,
         args: None,
         used_fields: vec![],
+        structs: env.structs,
+        struct_defs: HashMap::new(),
         errors: vec![],
     };
     // Map types are inferred from assignments, so walk twice: the first pass learns map
@@ -256,6 +262,9 @@ struct Checker<'a> {
     args: Option<Result<Vec<TracepointField>, String>>,
     /// The fields of `args` the probe reads, with where.
     used_fields: Vec<(TracepointField, Span)>,
+    structs: &'a dyn StructTypes,
+    /// Struct layouts looked up so far.
+    struct_defs: HashMap<String, StructDef>,
     errors: Vec<Diagnostic>,
 }
 
@@ -294,6 +303,8 @@ impl Checker<'_> {
             Some(aggregation_outside_assignment(value))
         } else if value.ty == Type::Void {
             Some(no_value(value))
+        } else if let Type::Struct(_) = value.ty {
+            Some(struct_value(value))
         } else {
             None
         };
@@ -442,14 +453,112 @@ impl Checker<'_> {
         }
     }
 
-    /// Checks `args.field` in a tracepoint probe and records the field's offset.
-    fn field(&mut self, base: &Expr, field: &Ident, offset: &mut u32) -> Type {
-        if !matches!(&base.kind, ExprKind::Builtin(b) if b.name == "args") {
-            self.errors.push(crate::lexer::not_supported_yet(
-                base.span.to(field.span),
-                "field access outside `args`",
-            ));
+    /// The layout of `struct name`, named at `span`; reports it when there is none.
+    fn struct_def(&mut self, name: &str, span: Span) -> Option<StructDef> {
+        if let Some(def) = self.struct_defs.get(name) {
+            return Some(def.clone());
+        }
+        match self.structs.lookup(name) {
+            Ok(Some(def)) => {
+                self.struct_defs.insert(name.to_string(), def.clone());
+                Some(def)
+            }
+            Ok(None) => {
+                self.errors.push(
+                    Diagnostic::error(span, format!("unknown struct `{name}`"))
+                        .with_label("no struct of this name in the kernel's types")
+                        .with_note(
+                            "kernel structs come from /sys/kernel/btf/vmlinux; check the spelling",
+                        ),
+                );
+                None
+            }
+            Err(why) => {
+                self.errors.push(
+                    Diagnostic::error(span, format!("cannot look up struct `{name}`"))
+                        .with_label(why)
+                        .with_note("probe reads kernel structs from /sys/kernel/btf/vmlinux (CONFIG_DEBUG_INFO_BTF)"),
+                );
+                None
+            }
+        }
+    }
+
+    /// The field `name` of `struct def`, reported at `span` when there is none or it
+    /// cannot be read.
+    fn struct_field(&mut self, def: &StructDef, name: &Ident) -> Option<(u32, Type)> {
+        let Some(f) = def.field(&name.name) else {
+            let similar = crate::diagnostic::similar_names(
+                &name.name,
+                def.fields.iter().map(|f| f.name.as_str()),
+            );
+            let note = if similar.is_empty() {
+                "probe -lv does not list structs yet; bpftool btf dump file /sys/kernel/btf/vmlinux does".to_string()
+            } else {
+                format!("did you mean: {}?", similar.join(", "))
+            };
+            self.errors.push(
+                Diagnostic::error(
+                    name.span,
+                    format!("struct {} has no field `{}`", def.name, name.name),
+                )
+                .with_label("no such field")
+                .with_note(note),
+            );
+            return None;
+        };
+        match &f.ty {
+            Ok(t) => Some((f.offset, t.clone())),
+            Err(why) => {
+                self.errors.push(crate::lexer::not_supported_yet(
+                    name.span,
+                    &format!("reading {why} (`{}` of struct {})", name.name, def.name),
+                ));
+                None
+            }
+        }
+    }
+
+    /// Checks `base->field` (or `base.field`) on a struct or a pointer to one.
+    fn struct_member(&mut self, base: &Expr, field: &Ident, offset: &mut u32) -> Type {
+        let name = match &base.ty {
+            Type::Struct(n) => n.clone(),
+            Type::Ptr(to) if matches!(**to, Type::Struct(_)) => {
+                let Type::Struct(n) = &**to else {
+                    unreachable!("a struct")
+                };
+                n.clone()
+            }
+            t => {
+                self.errors.push(
+                    Diagnostic::error(base.span, format!("{t} has no fields"))
+                        .with_label(format!("`.{}` needs a struct or a pointer to one", field.name))
+                        .with_note("cast a kernel address to a struct pointer first: `((struct task_struct *)addr)->pid`"),
+                );
+                return Type::Unknown;
+            }
+        };
+        let Some(def) = self.struct_def(&name, base.span) else {
             return Type::Unknown;
+        };
+        match self.struct_field(&def, field) {
+            Some((off, ty)) => {
+                *offset = off;
+                ty
+            }
+            None => Type::Unknown,
+        }
+    }
+
+    /// Checks `args.field` in a tracepoint probe, or a struct field, and records the
+    /// field's offset.
+    fn field(&mut self, base: &mut Expr, field: &Ident, offset: &mut u32) -> Type {
+        if !matches!(&base.kind, ExprKind::Builtin(b) if b.name == "args") {
+            self.expr(base);
+            if base.ty == Type::Unknown {
+                return Type::Unknown;
+            }
+            return self.struct_member(base, field, offset);
         }
         let fields = match &self.args {
             Some(Ok(fields)) => fields,
@@ -801,6 +910,10 @@ impl Checker<'_> {
             self.errors.push(no_value(value));
             return;
         }
+        if let Type::Struct(_) = value.ty {
+            self.errors.push(struct_value(value));
+            return;
+        }
         if value.ty == Type::Unknown {
             return;
         }
@@ -889,6 +1002,33 @@ impl Checker<'_> {
                 field,
                 offset,
             } => self.field(base, field, offset),
+            ExprKind::SizeOfStruct { ty, size } => {
+                let name = ty.name.trim_start_matches("struct ").to_string();
+                if let Some(def) = self.struct_def(&name, ty.span) {
+                    *size = u64::from(def.size);
+                }
+                Type::U64
+            }
+            ExprKind::OffsetOf { ty, fields, offset } => {
+                let mut name = ty.name.trim_start_matches("struct ").to_string();
+                let mut span = ty.span;
+                *offset = 0;
+                for f in fields.iter() {
+                    let Some(def) = self.struct_def(&name, span) else {
+                        return Type::Unknown;
+                    };
+                    let Some((off, t)) = self.struct_field(&def, f) else {
+                        return Type::Unknown;
+                    };
+                    *offset += u64::from(off);
+                    span = f.span;
+                    name = match t {
+                        Type::Struct(n) => n,
+                        _ => String::new(),
+                    };
+                }
+                Type::U64
+            }
             ExprKind::SizeOf { expr, size } => {
                 self.expr(expr);
                 *size = u64::from(expr.ty.size());
@@ -1056,7 +1196,23 @@ impl Checker<'_> {
             }
             ExprKind::Cast { ty, pointer, expr } => {
                 self.expr(expr);
-                let target = parse_type_name(&ty.name).unwrap_or(Type::I64);
+                let target = match ty.name.strip_prefix("struct ") {
+                    Some(name) => {
+                        if !*pointer {
+                            self.errors.push(
+                                Diagnostic::error(ty.span, format!("cannot cast to {}", ty.name))
+                                    .with_label("a struct is not a value")
+                                    .with_note(format!("cast to a pointer: `({} *)addr`", ty.name)),
+                            );
+                            return Type::Unknown;
+                        }
+                        if self.struct_def(name, ty.span).is_none() {
+                            return Type::Unknown;
+                        }
+                        Type::Struct(name.to_string())
+                    }
+                    None => parse_type_name(&ty.name).unwrap_or(Type::I64),
+                };
                 let target = if *pointer {
                     Type::Ptr(Box::new(target))
                 } else {
@@ -1203,6 +1359,16 @@ pub fn parse_type_name(name: &str) -> Option<Type> {
         "bool" => Some(Type::Bool),
         _ => None,
     }
+}
+
+/// The error for a whole struct used as a value.
+fn struct_value(e: &Expr) -> Diagnostic {
+    Diagnostic::error(
+        e.span,
+        format!("{} cannot be stored or printed whole", e.ty),
+    )
+    .with_label("a whole struct")
+    .with_note("read one of its fields: `->field`")
 }
 
 /// Integers widen to 64 bits when stored in maps; booleans are stored as integers.

@@ -79,3 +79,58 @@ fn clamp(span: Span, source: &str) -> std::ops::Range<usize> {
     let start = (span.start as usize).min(end);
     start..end
 }
+
+/// Up to five of `candidates` that look like a misspelling of `name`: within a few edits
+/// of it, or starting with it; closest first.
+pub fn similar_names<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let limit = name.len() / 3 + 1;
+    let mut found: Vec<(usize, &str)> = candidates
+        .filter_map(|c| {
+            let d = edit_distance(name, c);
+            (d <= limit || c.starts_with(name)).then_some((d, c))
+        })
+        .collect();
+    found.sort();
+    found.dedup();
+    found.into_iter().take(5).map(|(_, c)| c).collect()
+}
+
+/// Levenshtein distance between `a` and `b`.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diag = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (diag + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(row[j + 1] + 1);
+            diag = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn similar_names_are_close_or_extend_the_name() {
+        let fields = [
+            "pid",
+            "tgid",
+            "pid_links",
+            "comm",
+            "faults_disabled_mapping",
+        ];
+        assert_eq!(
+            similar_names("pi", fields.into_iter()),
+            ["pid", "pid_links"]
+        );
+        assert_eq!(similar_names("tgdi", fields.into_iter()), ["tgid"]);
+        assert!(similar_names("zzzz", fields.into_iter()).is_empty());
+    }
+}

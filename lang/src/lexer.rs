@@ -63,12 +63,14 @@ pub enum Tok {
     OpAssign(Box<Tok>),
     /// A name: a builtin or a function.
     Ident(String),
-    /// An integer type name: `int8` ... `uint64`, `bool`.
+    /// A type name: `int8` ... `uint64`, `bool`, or `struct name`.
     TypeName(String),
     /// `unroll`.
     Unroll,
     /// `sizeof`.
     Sizeof,
+    /// `offsetof`.
+    Offsetof,
     /// `macro`.
     Macro,
     /// `config`.
@@ -119,6 +121,7 @@ impl Tok {
             Tok::Ident(n) | Tok::TypeName(n) => return format!("`{n}`"),
             Tok::Unroll => "unroll",
             Tok::Sizeof => "sizeof",
+            Tok::Offsetof => "offsetof",
             Tok::Macro => "macro",
             Tok::Config => "config",
             Tok::For => "for",
@@ -506,6 +509,29 @@ impl Lexer<'_> {
         Ok(())
     }
 
+    /// `struct name` in an expression (`(struct task_struct *)p`, `sizeof(struct x)`): one
+    /// type-name token `struct name`.
+    fn struct_type(&mut self, start: usize, keyword_end: usize) -> Result<(), Diagnostic> {
+        let after = &self.src[keyword_end..];
+        let name_start = keyword_end + (after.len() - after.trim_start().len());
+        let name_len = self.src[name_start..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(self.src.len() - name_start);
+        let name = &self.src[name_start..name_start + name_len];
+        if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+            return Err(Diagnostic::error(
+                Span::new(start, keyword_end),
+                "`struct` without a name",
+            )
+            .with_label("expected a struct name after this")
+            .with_note("name the kernel struct: `(struct task_struct *)ptr`"));
+        }
+        let end = name_start + name_len;
+        self.push(start, Tok::TypeName(format!("struct {name}")), end);
+        self.pos = end;
+        Ok(())
+    }
+
     /// True if nothing but whitespace and comments follows `at`.
     fn only_trivia_after(&self, at: usize) -> bool {
         let mut probe = Lexer {
@@ -552,6 +578,8 @@ impl Lexer<'_> {
             }
             Raw::Dot => Tok::Dot,
             Raw::Arrow => Tok::Arrow,
+            Raw::Ident if text == "struct" => return self.struct_type(start, end),
+            Raw::Ident if text == "offsetof" => Tok::Offsetof,
             Raw::Ident if NOT_YET_KEYWORDS.contains(&text) => {
                 return Err(not_supported_yet(Span::new(start, end), &format!("`{text}`")))
             }
@@ -768,9 +796,7 @@ impl Lexer<'_> {
 }
 
 /// Words of bpftrace's language that probe does not implement yet.
-const NOT_YET_KEYWORDS: [&str; 7] = [
-    "import", "config", "struct", "union", "enum", "offsetof", "typeof",
-];
+const NOT_YET_KEYWORDS: [&str; 6] = ["import", "config", "struct", "union", "enum", "typeof"];
 
 /// The error for a construct of bpftrace's language that probe does not implement yet.
 pub fn not_supported_yet(span: Span, what: &str) -> Diagnostic {

@@ -10,6 +10,7 @@ pub mod macros;
 pub mod params;
 pub mod parser;
 pub mod span;
+pub mod structs;
 pub mod tracepoint;
 pub mod types;
 

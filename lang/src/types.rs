@@ -22,6 +22,9 @@ pub enum Type {
     Tuple(Vec<Type>),
     /// A pointer to a value of the inner type (`(uint8 *)p`), in kernel or user memory.
     Ptr(Box<Type>),
+    /// A struct (or union) in kernel memory, named without `struct`; reached through a
+    /// pointer and only read field by field.
+    Struct(String),
 }
 
 /// The aggregation functions a map value can hold.
@@ -52,7 +55,8 @@ impl Type {
         matches!(self, Type::Int { .. } | Type::Bool | Type::Ptr(_))
     }
 
-    /// Size in bytes when stored in a map key, value or event record.
+    /// Size in bytes when stored in a map key, value or event record (0 for a struct, which
+    /// is never stored).
     pub fn size(&self) -> u32 {
         match self {
             Type::Int { bits, .. } => u32::from(*bits) / 8,
@@ -60,7 +64,7 @@ impl Type {
             Type::Str { len } => *len,
             Type::Agg(_) | Type::Ptr(_) => 8,
             Type::Tuple(elems) => elems.iter().map(|e| e.size().div_ceil(8) * 8).sum(),
-            Type::Unknown | Type::Void => 0,
+            Type::Unknown | Type::Void | Type::Struct(_) => 0,
         }
     }
 
@@ -95,6 +99,7 @@ impl fmt::Display for Type {
             Type::Str { len } => write!(f, "string[{len}]"),
             Type::Agg(Aggregation::Count) => write!(f, "count_t"),
             Type::Ptr(to) => write!(f, "{to} *"),
+            Type::Struct(name) => write!(f, "struct {name}"),
             Type::Tuple(elems) => {
                 let parts: Vec<String> = elems.iter().map(|e| e.to_string()).collect();
                 write!(f, "({})", parts.join(", "))

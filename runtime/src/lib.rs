@@ -1,6 +1,7 @@
 //! probe-runtime: loads a compiled program into the kernel, attaches its probes, reads the
 //! ring buffer and the maps, and prints what bpftrace would print.
 
+pub mod btf;
 pub mod kernel;
 pub mod libbpf;
 pub mod maps;

@@ -6,6 +6,7 @@ mod clear;
 mod comm;
 mod count;
 mod cpu;
+mod curtask;
 mod delete;
 mod exit;
 mod has_key;
@@ -27,7 +28,7 @@ use probe_lang::{Builtins, Diagnostic, Span};
 pub struct Variable {
     pub name: &'static str,
     pub doc: &'static str,
-    pub ty: Type,
+    pub ty: fn() -> Type,
     pub lower: fn(&mut LowerCx) -> Value,
 }
 
@@ -61,7 +62,14 @@ pub struct AggregationDef {
 }
 
 /// Every builtin variable.
-pub const VARIABLES: &[&Variable] = &[&comm::COMM, &cpu::CPU, &nsecs::NSECS, &pid::PID, &tid::TID];
+pub const VARIABLES: &[&Variable] = &[
+    &comm::COMM,
+    &cpu::CPU,
+    &curtask::CURTASK,
+    &nsecs::NSECS,
+    &pid::PID,
+    &tid::TID,
+];
 /// Every builtin function.
 pub const FUNCTIONS: &[&Function] = &[
     &clear::CLEAR,
@@ -99,7 +107,6 @@ const PLANNED: &[&str] = &[
     "gid",
     "elapsed",
     "ncpus",
-    "curtask",
     "rand",
     "cgroup",
     "func",
@@ -186,10 +193,7 @@ impl Builtins for Stdlib {
     }
 
     fn variable(&self, name: &str) -> Option<Type> {
-        VARIABLES
-            .iter()
-            .find(|v| v.name == name)
-            .map(|v| v.ty.clone())
+        VARIABLES.iter().find(|v| v.name == name).map(|v| (v.ty)())
     }
 
     fn check_call(&self, name: &Ident, args: &[Expr], span: Span) -> Option<CheckResult> {
