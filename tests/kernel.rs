@@ -723,3 +723,15 @@ fn struct_layouts_match_bpftool() {
         stdout(&o)
     );
 }
+
+/// A `__data_loc` tracepoint field is the address of its data, read with `str()`.
+#[test]
+fn data_loc_strings_match_bpftrace() {
+    let _k = kernel();
+    let script = "tracepoint:sched:sched_process_exec /comm == \"true\"/ { \
+                  printf(\"%s %d\\n\", str(args->filename), args->pid == pid); exit(); }";
+    assert_eq!(
+        same_as_bpftrace(&["-e", script, "-c", "/bin/true"]),
+        "Attaching 1 probe...\n/bin/true 1\n\n\n"
+    );
+}

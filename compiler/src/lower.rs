@@ -1114,6 +1114,25 @@ impl<'a> LowerCx<'a> {
                 let at = self.alu(AluOp::Add, at, Operand::Imm(i64::from(*offset)));
                 self.read_kernel(at, &e.ty, e.span)
             }
+            ExprKind::Field {
+                offset,
+                data_loc: true,
+                ..
+            } => {
+                let loc = self.vreg();
+                self.emit(Inst::Load {
+                    dst: loc,
+                    addr: Addr::Reg {
+                        base: self.ctx,
+                        off: *offset as i32,
+                    },
+                    size: MemSize::W,
+                    signed: false,
+                });
+                let data = self.alu(AluOp::And, loc, Operand::Imm(0xffff));
+                let ctx = self.ctx;
+                Ok(Value::Scalar(self.alu(AluOp::Add, data, Operand::Reg(ctx))))
+            }
             ExprKind::Field { offset, .. } => {
                 let at = Addr::Reg {
                     base: self.ctx,

@@ -276,12 +276,14 @@ pub enum ExprKind {
     Map(MapAccess),
     /// A function call `name(args)`.
     Call { name: Ident, args: Vec<Expr> },
-    /// `base.field` or `base->field` (tracepoint `args` for now); `offset` is the field's
-    /// byte offset, which the checker fills in.
+    /// `base.field` or `base->field` (tracepoint `args`, or a struct through a pointer);
+    /// `offset` is the field's byte offset, which the checker fills in, and `data_loc` says
+    /// it is a tracepoint's `__data_loc` field, whose value is the address of its data.
     Field {
         base: Box<Expr>,
         field: Ident,
         offset: u32,
+        data_loc: bool,
     },
     /// `sizeof(expr)`: the bytes a value of that type takes; `size` is filled in by the
     /// checker.

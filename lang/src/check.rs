@@ -169,7 +169,7 @@ pub fn check_in(
             let ctx_size = match &cx.args {
                 Some(Ok(fields)) => fields
                     .iter()
-                    .map(|f| f.offset + f.ty.size())
+                    .map(|f| f.offset + if f.data_loc { 4 } else { f.ty.size() })
                     .max()
                     .unwrap_or(0),
                 _ => 0,
@@ -552,7 +552,13 @@ impl Checker<'_> {
 
     /// Checks `args.field` in a tracepoint probe, or a struct field, and records the
     /// field's offset.
-    fn field(&mut self, base: &mut Expr, field: &Ident, offset: &mut u32) -> Type {
+    fn field(
+        &mut self,
+        base: &mut Expr,
+        field: &Ident,
+        offset: &mut u32,
+        data_loc: &mut bool,
+    ) -> Type {
         if !matches!(&base.kind, ExprKind::Builtin(b) if b.name == "args") {
             self.expr(base);
             if base.ty == Type::Unknown {
@@ -585,6 +591,7 @@ impl Checker<'_> {
         match fields.iter().find(|f| f.name == field.name) {
             Some(f) => {
                 *offset = f.offset;
+                *data_loc = f.data_loc;
                 let f = f.clone();
                 self.used_fields.push((f.clone(), field.span));
                 f.ty
@@ -1001,7 +1008,8 @@ impl Checker<'_> {
                 base,
                 field,
                 offset,
-            } => self.field(base, field, offset),
+                data_loc,
+            } => self.field(base, field, offset, data_loc),
             ExprKind::SizeOfStruct { ty, size } => {
                 let name = ty.name.trim_start_matches("struct ").to_string();
                 if let Some(def) = self.struct_def(&name, ty.span) {

@@ -9,8 +9,12 @@ pub struct TracepointField {
     pub name: String,
     /// Byte offset in the record.
     pub offset: u32,
-    /// An integer (pointers are `uint64`), or a string for `char name[N]`.
+    /// An integer (pointers are `uint64`), a string for `char name[N]`, or `int8 *` for a
+    /// `__data_loc` field.
     pub ty: Type,
+    /// A `__data_loc` field: a u32 whose low 16 bits are the offset of the data in the
+    /// record (its high 16 bits the length); the field's value is the data's address.
+    pub data_loc: bool,
 }
 
 /// Where the checker finds tracepoint record layouts (tracefs on a live system).
@@ -59,8 +63,8 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
     p[pi..].iter().all(|c| *c == '*')
 }
 
-/// Parses a tracefs `format` file. Fields the language cannot express yet (`__data_loc`
-/// strings, arrays other than `char[N]`) are left out.
+/// Parses a tracefs `format` file. Fields the language cannot express yet (arrays other
+/// than `char[N]`) are left out.
 pub fn parse_format(text: &str) -> Vec<TracepointField> {
     let mut out = vec![];
     for line in text.lines() {
@@ -83,12 +87,11 @@ pub fn parse_format(text: &str) -> Vec<TracepointField> {
         let (Some(offset), Some(size)) = (offset, size) else {
             continue;
         };
-        if decl.starts_with("__data_loc") {
-            continue;
-        }
+        let data_loc = decl.starts_with("__data_loc");
+        // `__data_loc char[] name` names the field last; `char name[16]` before the `[`.
         let (decl, array) = match decl.split_once('[') {
-            Some((d, _)) => (d.trim(), true),
-            None => (decl, false),
+            Some((d, _)) if !data_loc => (d.trim(), true),
+            _ => (decl, false),
         };
         let Some(name) = decl.rsplit([' ', '*']).next().filter(|n| !n.is_empty()) else {
             continue;
@@ -96,7 +99,12 @@ pub fn parse_format(text: &str) -> Vec<TracepointField> {
         if name.starts_with("common_") {
             continue;
         }
-        let ty = if array {
+        let ty = if data_loc {
+            Type::Ptr(Box::new(Type::Int {
+                bits: 8,
+                signed: true,
+            }))
+        } else if array {
             if !decl.contains("char") {
                 continue;
             }
@@ -113,6 +121,7 @@ pub fn parse_format(text: &str) -> Vec<TracepointField> {
             name: name.to_string(),
             offset,
             ty,
+            data_loc,
         });
     }
     out
@@ -142,7 +151,8 @@ mod tests {
                 TracepointField {
                     name: "prev_comm".into(),
                     offset: 8,
-                    ty: Type::Str { len: 16 }
+                    ty: Type::Str { len: 16 },
+                    data_loc: false,
                 },
                 TracepointField {
                     name: "prev_pid".into(),
@@ -150,7 +160,8 @@ mod tests {
                     ty: Type::Int {
                         bits: 32,
                         signed: true
-                    }
+                    },
+                    data_loc: false,
                 },
                 TracepointField {
                     name: "filename".into(),
@@ -158,7 +169,17 @@ mod tests {
                     ty: Type::Int {
                         bits: 64,
                         signed: false
-                    }
+                    },
+                    data_loc: false,
+                },
+                TracepointField {
+                    name: "name".into(),
+                    offset: 40,
+                    ty: Type::Ptr(Box::new(Type::Int {
+                        bits: 8,
+                        signed: true
+                    })),
+                    data_loc: true,
                 },
             ]
         );
