@@ -123,14 +123,21 @@ fn script_map(info: &probe_lang::MapInfo) -> MapMeta {
                 MapKind::LruHash => MAP_LRU_HASH,
                 MapKind::PerCpuHash => MAP_PERCPU_HASH,
                 MapKind::PerCpuLruHash => MAP_LRU_PERCPU_HASH,
+                MapKind::PerCpuArray => MAP_PERCPU_ARRAY,
             },
             size,
         ),
     };
+    // An array's key is a u32 index; the low half of the 8-byte integer stored there.
+    let key_size = if map_type == MAP_PERCPU_ARRAY {
+        4
+    } else {
+        key_size.max(8)
+    };
     MapMeta {
         object_name: format!("AT_{}", info.name.trim_start_matches('@')),
         map_type,
-        key_size: key_size.max(8),
+        key_size,
         value_size,
         max_entries,
         script: Some(ScriptMap {

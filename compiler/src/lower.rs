@@ -554,7 +554,14 @@ impl<'a> LowerCx<'a> {
     }
 
     /// `bpf_map_delete_elem(map, key)`.
+    /// An array's elements cannot be deleted: the element is set to zero instead.
     pub fn delete(&mut self, map: u32, key: Addr) {
+        let meta = &self.maps[map as usize];
+        if meta.array() {
+            let slot = self.zeroed_slot(meta.value_size);
+            self.update(map, key, Addr::Stack { slot, off: 0 });
+            return;
+        }
         let m = self.map_ref(map);
         let k = self.addr_reg(key);
         self.emit(Inst::Call {

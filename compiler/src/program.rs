@@ -12,6 +12,8 @@ pub const MAP_HASH: u32 = 1;
 pub const MAP_ARRAY: u32 = 2;
 /// `BPF_MAP_TYPE_PERCPU_HASH`.
 pub const MAP_PERCPU_HASH: u32 = 5;
+/// `BPF_MAP_TYPE_PERCPU_ARRAY`.
+pub const MAP_PERCPU_ARRAY: u32 = 6;
 /// `BPF_MAP_TYPE_LRU_HASH`.
 pub const MAP_LRU_HASH: u32 = 9;
 /// `BPF_MAP_TYPE_LRU_PERCPU_HASH`.
@@ -40,7 +42,16 @@ pub struct MapMeta {
 impl MapMeta {
     /// True if the map keeps one value per CPU.
     pub fn per_cpu(&self) -> bool {
-        matches!(self.map_type, MAP_PERCPU_HASH | MAP_LRU_PERCPU_HASH)
+        matches!(
+            self.map_type,
+            MAP_PERCPU_HASH | MAP_LRU_PERCPU_HASH | MAP_PERCPU_ARRAY
+        )
+    }
+
+    /// True for array maps: every index exists from the start, holding zero until set,
+    /// and deleting one sets it back to zero.
+    pub fn array(&self) -> bool {
+        matches!(self.map_type, MAP_ARRAY | MAP_PERCPU_ARRAY)
     }
 }
 

@@ -51,12 +51,17 @@ pub enum MapKind {
     LruHash,
     PerCpuHash,
     PerCpuLruHash,
+    /// Indexed by an integer from 0 to its size, or without a key (index 0).
+    PerCpuArray,
 }
 
 impl MapKind {
     /// True for kinds that keep a value per CPU (aggregations need them).
     pub fn per_cpu(self) -> bool {
-        matches!(self, MapKind::PerCpuHash | MapKind::PerCpuLruHash)
+        matches!(
+            self,
+            MapKind::PerCpuHash | MapKind::PerCpuLruHash | MapKind::PerCpuArray
+        )
     }
 }
 
@@ -358,18 +363,12 @@ impl Checker<'_> {
                 "lruhash" => MapKind::LruHash,
                 "percpuhash" => MapKind::PerCpuHash,
                 "percpulruhash" => MapKind::PerCpuLruHash,
-                "percpuarray" => {
-                    self.errors.push(crate::lexer::not_supported_yet(
-                        d.kind.span,
-                        "the map kind `percpuarray`",
-                    ));
-                    continue;
-                }
+                "percpuarray" => MapKind::PerCpuArray,
                 other => {
                     self.errors.push(
                         Diagnostic::error(d.kind.span, format!("unknown map kind `{other}`"))
                             .with_label("not a map kind")
-                            .with_note("map kinds are hash, lruhash, percpuhash and percpulruhash"),
+                            .with_note("map kinds are hash, lruhash, percpuhash, percpulruhash and percpuarray"),
                     );
                     continue;
                 }
@@ -396,11 +395,28 @@ impl Checker<'_> {
                 );
                 continue;
             };
+            if kind == MapKind::PerCpuArray
+                && !matches!(info.key.as_slice(), [] | [Type::Int { .. }])
+            {
+                let key = info
+                    .key
+                    .iter()
+                    .map(|t| t.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                self.errors.push(
+                    Diagnostic::error(d.kind.span, format!("{name} cannot be a percpuarray"))
+                        .with_label("an array is indexed by one integer")
+                        .with_related(info.span, format!("its key is [{key}]"))
+                        .with_note("declare it as percpuhash, or index it by an integer"),
+                );
+                continue;
+            }
             let aggregation = matches!(info.value, Type::Agg(_));
             if aggregation != kind.per_cpu() {
                 let (want, why) = if aggregation {
                     (
-                        "percpuhash or percpulruhash",
+                        "percpuhash, percpulruhash or percpuarray",
                         "it holds an aggregation, which keeps a value per CPU",
                     )
                 } else {

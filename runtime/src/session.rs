@@ -334,7 +334,11 @@ pub fn run(
                 Some(Event::ClearMap(map)) => {
                     let meta = &compiled.maps[map as usize];
                     if let Some(fd) = object.map_fd(&meta.object_name) {
-                        crate::maps::clear(fd, meta.key_size).ok();
+                        if meta.array() {
+                            crate::maps::zero(fd, meta.key_size, meta.value_size, true).ok();
+                        } else {
+                            crate::maps::clear(fd, meta.key_size).ok();
+                        }
                     }
                 }
                 Some(Event::ZeroMap(map)) => {
@@ -388,8 +392,12 @@ pub fn run(
         let fd = object
             .map_fd(&meta.object_name)
             .ok_or_else(|| fail(format!("map {} is missing", meta.object_name)))?;
-        let entries = crate::maps::entries(fd, meta.key_size, meta.value_size, meta.per_cpu())
+        let mut entries = crate::maps::entries(fd, meta.key_size, meta.value_size, meta.per_cpu())
             .map_err(|e| fail(format!("cannot read {}: {e}", meta.object_name)))?;
+        if meta.array() {
+            // Every index of an array exists; the ones never set (or deleted) hold zero.
+            entries.retain(|(_, values)| values.iter().flatten().any(|b| *b != 0));
+        }
         out.write_all(output::format_map(meta, &entries, fmt).as_bytes())
             .ok();
     }
