@@ -47,7 +47,9 @@ fn front(source: &Source, options: &Options) -> Result<(CompiledProgram, Vec<u8>
     if options.emit == Some(Emit::Ir) {
         for p in &compiled.probes {
             println!("; {}", p.attach_text);
-            print!("{}", p.ir);
+            for f in &p.ir {
+                print!("{f}");
+            }
         }
         return Err(0);
     }

@@ -184,6 +184,11 @@ pub enum Inst {
     StackAddr { dst: VReg, slot: SlotId, off: i32 },
     /// `dst = map` (the index in the object's map table).
     MapRef { dst: VReg, map: u32 },
+    /// `dst` = argument `n` (1 to 5) of a callback, valid in the entry block only.
+    Arg { dst: VReg, n: u8 },
+    /// `dst` = the address of function `func` of the same program (a callback; the
+    /// probe's own body is function 0).
+    FuncAddr { dst: VReg, func: u32 },
     /// `dst = helper(args...)`.
     Call {
         dst: Option<VReg>,
@@ -285,6 +290,8 @@ impl fmt::Display for Inst {
             Inst::AtomicAdd { addr, src } => write!(f, "atomic_add.64 {addr}, v{}", src.0),
             Inst::StackAddr { dst, slot, off } => write!(f, "v{} = &s{} + {off}", dst.0, slot.0),
             Inst::MapRef { dst, map } => write!(f, "v{} = map#{map}", dst.0),
+            Inst::Arg { dst, n } => write!(f, "v{} = arg{n}", dst.0),
+            Inst::FuncAddr { dst, func } => write!(f, "v{} = &fn{func}", dst.0),
             Inst::Call { dst, helper, args } => {
                 if let Some(d) = dst {
                     write!(f, "v{} = ", d.0)?;

@@ -41,6 +41,12 @@ pub fn compile(
         max_entries: 1,
         script: None,
     });
+    // Map loops keep state in a per-CPU scratch map, which exists only if some loop does.
+    let scratch_used = std::cell::Cell::new(0);
+    let scratch = lower::Scratch {
+        map: maps.len() as u32,
+        used: &scratch_used,
+    };
     let mut events = vec![];
     let mut probes = vec![];
     let mut errors = vec![];
@@ -56,13 +62,14 @@ pub fn compile(
                 builtins,
                 ringbuf,
                 lost_events,
+                scratch,
             )
             .and_then(|ir| {
-                let (insns, insn_spans) = codegen::compile_function(&ir, cp.probe.span)?;
-                Ok((ir, insns, insn_spans))
+                let (insns, insn_spans, functions) = codegen::compile_program(&ir, cp.probe.span)?;
+                Ok((ir, insns, insn_spans, functions))
             });
             match result {
-                Ok((ir, insns, insn_spans)) => probes.push(CompiledProbe {
+                Ok((ir, insns, insn_spans, functions)) => probes.push(CompiledProbe {
                     attach: kind.clone(),
                     attach_text: point.text.clone(),
                     span: point.span,
@@ -70,6 +77,7 @@ pub fn compile(
                     program_name,
                     ir,
                     insns,
+                    functions,
                     insn_spans,
                     ctx_size: cp.ctx_size,
                 }),
@@ -81,6 +89,16 @@ pub fn compile(
         return Err(errors);
     }
     dedup_program_names(&mut probes);
+    if scratch_used.get() > 0 {
+        maps.push(MapMeta {
+            object_name: "scratch".into(),
+            map_type: MAP_PERCPU_ARRAY,
+            key_size: 4,
+            value_size: scratch_used.get(),
+            max_entries: 1,
+            script: None,
+        });
+    }
     Ok(CompiledProgram {
         probes,
         maps,
@@ -148,29 +166,40 @@ fn script_map(info: &probe_lang::MapInfo) -> MapMeta {
     }
 }
 
-/// Runs the local verifier on every program; a rejection points at the script.
+/// Runs the local verifier on every program, and on each callback as a function of its
+/// own; a rejection points at the script.
 pub fn verify_program(compiled: &CompiledProgram) -> Result<(), Vec<Diagnostic>> {
-    let env_for = |p: &CompiledProbe| bpf::VerifyEnv::new(p.ctx_size, compiled.maps.len() as u32);
+    let map_count = compiled.maps.len() as u32;
     let errors: Vec<Diagnostic> = compiled
         .probes
         .iter()
         .filter_map(|p| {
-            bpf::verify(&p.insns, &env_for(p)).err().map(|e| {
-                let span = p.insn_spans.get(e.insn).copied().unwrap_or(p.span);
-                Diagnostic::error(
-                    span,
-                    format!("the BPF verifier would reject this probe: {}", e.message),
-                )
-                .with_label(format!("instruction {} comes from here", e.insn))
-                .with_related(p.span, format!("in the program for {}", p.attach_text))
-                .with_note(
-                    if e.message.contains("too large") || e.message.contains("infinite loop") {
-                        "the verifier must see every loop end: make sure the loop's condition \
-                     eventually fails (for example `for ($i : 0..N)`, or a counter that \
-                     always moves toward its bound)"
-                    } else {
-                        "this is a bug in probe's code generator: please report it with the script"
-                    },
+            let ends = p.functions.iter().skip(1).copied().chain([p.insns.len()]);
+            p.functions.iter().zip(ends).enumerate().find_map(|(n, (&start, end))| {
+                let env = if n == 0 {
+                    bpf::VerifyEnv::new(p.ctx_size, map_count)
+                } else {
+                    bpf::VerifyEnv::callback(map_count)
+                };
+                let e = bpf::verify(&p.insns[start..end], &env).err()?;
+                let insn = start + e.insn;
+                let span = p.insn_spans.get(insn).copied().unwrap_or(p.span);
+                Some(
+                    Diagnostic::error(
+                        span,
+                        format!("the BPF verifier would reject this probe: {}", e.message),
+                    )
+                    .with_label(format!("instruction {insn} comes from here"))
+                    .with_related(p.span, format!("in the program for {}", p.attach_text))
+                    .with_note(
+                        if e.message.contains("too large") || e.message.contains("infinite loop") {
+                            "the verifier must see every loop end: make sure the loop's condition \
+                         eventually fails (for example `for ($i : 0..N)`, or a counter that \
+                         always moves toward its bound)"
+                        } else {
+                            "this is a bug in probe's code generator: please report it with the script"
+                        },
+                    ),
                 )
             })
         })

@@ -23,6 +23,7 @@ pub mod helper {
     pub const GET_CURRENT_COMM: u32 = 16;
     pub const RINGBUF_RESERVE: u32 = 131;
     pub const RINGBUF_SUBMIT: u32 = 132;
+    pub const FOR_EACH_MAP_ELEM: u32 = 164;
 }
 
 /// The value of an expression: a scalar in a register, or bytes in memory (strings).
@@ -66,7 +67,25 @@ pub struct LowerCx<'a> {
     builtins: &'a dyn BuiltinLowering,
     ringbuf: u32,
     lost_events: u32,
+    /// The program's callbacks so far (function `i` of the program is `callbacks[i - 1]`).
+    callbacks: &'a mut Vec<Function>,
+    /// The scratch map: a per-CPU array of one value, in which each map loop has an area
+    /// for the variables its callback shares with the code around it.
+    scratch: Scratch<'a>,
+    /// In a callback, the block that `return` and `exit()` jump to (they stop the
+    /// iteration and end the probe).
+    exit_to: Option<BlockId>,
 }
+
+/// The scratch map's index and how much of its value the loops lowered so far use.
+#[derive(Clone, Copy)]
+pub struct Scratch<'a> {
+    pub map: u32,
+    pub used: &'a std::cell::Cell<u32>,
+}
+
+/// The functions of one program: the probe body, then its callbacks.
+pub type Functions = Vec<Function>;
 
 /// Lowers one probe body into a function named `name`.
 #[allow(clippy::too_many_arguments)]
@@ -78,7 +97,8 @@ pub fn lower_probe(
     builtins: &dyn BuiltinLowering,
     ringbuf: u32,
     lost_events: u32,
-) -> Result<Function, Diagnostic> {
+    scratch: Scratch,
+) -> Result<Functions, Diagnostic> {
     let probe = &checked.probe;
     let func = Function {
         name: name.into(),
@@ -86,6 +106,7 @@ pub fn lower_probe(
         slots: vec![],
         vregs: 0,
     };
+    let mut callbacks = vec![];
     let mut cx = LowerCx {
         func,
         cur: BlockId(0),
@@ -102,6 +123,9 @@ pub fn lower_probe(
         builtins,
         ringbuf,
         lost_events,
+        callbacks: &mut callbacks,
+        scratch,
+        exit_to: None,
     };
     let entry = cx.new_block();
     cx.switch_to(entry);
@@ -120,7 +144,9 @@ pub fn lower_probe(
     cx.block(&probe.body)?;
     cx.span = Span::new(probe.span.end as usize - 1, probe.span.end as usize);
     cx.terminate(Terminator::Return(Operand::Imm(0)));
-    Ok(cx.func)
+    let mut functions = vec![cx.func];
+    functions.append(&mut callbacks);
+    Ok(functions)
 }
 
 impl<'a> LowerCx<'a> {
@@ -164,9 +190,13 @@ impl<'a> LowerCx<'a> {
         }
     }
 
-    /// Ends the program here, returning 0 (`exit()` does this).
+    /// Ends the program here, returning 0 (`exit()` does this); in a callback, stops the
+    /// iteration and has the caller end the program too.
     pub fn return_now(&mut self) {
-        self.terminate(Terminator::Return(Operand::Imm(0)));
+        match self.exit_to {
+            Some(b) => self.terminate(Terminator::Jump(b)),
+            None => self.terminate(Terminator::Return(Operand::Imm(0))),
+        }
         let dead = self.new_block();
         self.switch_to(dead);
     }
@@ -981,6 +1011,7 @@ impl<'a> LowerCx<'a> {
                 self.switch_to(dead);
             }
             StmtKind::Return => self.return_now(),
+            StmtKind::ForMap { var, map, body } => self.for_map(var, map, body)?,
             StmtKind::Block(b) => self.block(b)?,
             StmtKind::Unroll { count, body } => {
                 for _ in 0..*count {
@@ -1491,5 +1522,353 @@ fn alu_op(op: BinaryOp, signed: bool) -> AluOp {
         BinaryOp::Shr if signed => AluOp::Arsh,
         BinaryOp::Shr => AluOp::Rsh,
         _ => unreachable!("comparisons and logic operators are lowered as branches"),
+    }
+}
+
+/// Map iteration: `for ($kv : @map)` and `len(@map)` run a callback of
+/// `bpf_for_each_map_elem`. A callback is a function of its own with its own stack, so the
+/// variables it shares with the code around the loop travel through an area of the
+/// per-CPU scratch map: copied there before the helper runs and back after it.
+impl LowerCx<'_> {
+    /// A new area of `size` bytes in the scratch map's value; returns its offset.
+    fn scratch_area(&mut self, size: u32) -> i32 {
+        let at = self.scratch.used.get();
+        self.scratch.used.set(at + size.div_ceil(8) * 8);
+        at as i32
+    }
+
+    /// A pointer to this CPU's scratch value; where there is none, control goes to
+    /// `missing`.
+    fn scratch_value(&mut self, missing: BlockId) -> VReg {
+        let key = self.zeroed_slot(4);
+        let ptr = self.lookup(self.scratch.map, Addr::Stack { slot: key, off: 0 });
+        let found = self.new_block();
+        self.terminate(Terminator::Branch {
+            cond: CmpOp::Eq,
+            lhs: ptr,
+            rhs: Operand::Imm(0),
+            then: missing,
+            otherwise: found,
+        });
+        self.switch_to(found);
+        ptr
+    }
+
+    /// Builds a callback with `body`, which starts in the callback's entry block after its
+    /// key (returned first) and value pointers are read; returns the function's number.
+    fn callback(
+        &mut self,
+        body: &mut dyn FnMut(&mut LowerCx, VReg, VReg) -> Result<(), Diagnostic>,
+    ) -> Result<u32, Diagnostic> {
+        let func = Function {
+            name: String::new(),
+            blocks: vec![],
+            slots: vec![],
+            vregs: 0,
+        };
+        let mut cx = LowerCx {
+            func,
+            cur: BlockId(0),
+            span: self.span,
+            ctx: VReg(0),
+            vars: vec![HashMap::new()],
+            var_types: self.var_types,
+            loops: vec![],
+            entry_inits: 0,
+            temp_slots: vec![],
+            free_slots: vec![],
+            maps: self.maps,
+            events: &mut *self.events,
+            builtins: self.builtins,
+            ringbuf: self.ringbuf,
+            lost_events: self.lost_events,
+            callbacks: &mut *self.callbacks,
+            scratch: self.scratch,
+            exit_to: None,
+        };
+        let entry = cx.new_block();
+        cx.switch_to(entry);
+        let key = cx.vreg();
+        cx.emit(Inst::Arg { dst: key, n: 2 });
+        let value = cx.vreg();
+        cx.emit(Inst::Arg { dst: value, n: 3 });
+        // Variable initialisation goes after both argument reads.
+        cx.entry_inits = 1;
+        // The callback has no context: the checker keeps `args` out of loop bodies.
+        cx.ctx = cx.copy(Operand::Imm(0));
+        body(&mut cx, key, value)?;
+        let mut func = cx.func;
+        let number = self.callbacks.len() + 1;
+        func.name = format!("callback{number}");
+        self.callbacks.push(func);
+        Ok(number as u32)
+    }
+
+    /// `bpf_for_each_map_elem(map, callback, NULL, 0)`.
+    fn for_each(&mut self, map: u32, callback: u32) {
+        let m = self.map_ref(map);
+        let f = self.vreg();
+        self.emit(Inst::FuncAddr {
+            dst: f,
+            func: callback,
+        });
+        self.call(
+            helper::FOR_EACH_MAP_ELEM,
+            vec![
+                Operand::Reg(m),
+                Operand::Reg(f),
+                Operand::Imm(0),
+                Operand::Imm(0),
+            ],
+        );
+    }
+
+    /// `len(@map)`: the number of elements, counted by a callback.
+    pub fn map_len(&mut self, map: u32) -> VReg {
+        let area = self.scratch_area(8);
+        let count = self.copy(Operand::Imm(0));
+        let done = self.new_block();
+        let ptr = self.scratch_value(done);
+        let counter = Addr::Reg {
+            base: ptr,
+            off: area,
+        };
+        self.emit(Inst::Store {
+            addr: counter,
+            src: Operand::Imm(0),
+            size: MemSize::DW,
+        });
+        let callback = self
+            .callback(&mut |cx, _, _| {
+                let stop = cx.new_block();
+                let ptr = cx.scratch_value(stop);
+                let one = cx.copy(Operand::Imm(1));
+                cx.emit(Inst::AtomicAdd {
+                    addr: Addr::Reg {
+                        base: ptr,
+                        off: area,
+                    },
+                    src: one,
+                });
+                cx.terminate(Terminator::Return(Operand::Imm(0)));
+                cx.switch_to(stop);
+                cx.terminate(Terminator::Return(Operand::Imm(1)));
+                Ok(())
+            })
+            .expect("counting cannot fail");
+        self.for_each(map, callback);
+        self.emit(Inst::Load {
+            dst: count,
+            addr: counter,
+            size: MemSize::DW,
+            signed: false,
+        });
+        self.terminate(Terminator::Jump(done));
+        self.switch_to(done);
+        count
+    }
+
+    /// `for ($kv : @map) { body }`.
+    fn for_map(&mut self, var: &Ident, map: &Ident, body: &Block) -> Result<(), Diagnostic> {
+        let (index, meta) = self.script_map(map);
+        let script = meta.script.as_ref().expect("script map");
+        let key_ty = match script.key.as_slice() {
+            [(one, _)] => one.clone(),
+            many => Type::Tuple(many.iter().map(|(t, _)| t.clone()).collect()),
+        };
+        let kv_ty = Type::Tuple(vec![key_ty.clone(), script.value.clone()]);
+        // Every variable in scope is shared: its name and where it sits in the area, after
+        // the flag that says `return` or `exit()` ran in the body.
+        let mut shared: Vec<(String, Var, i32)> = vec![];
+        let mut size = 8;
+        let mut seen = std::collections::HashSet::new();
+        for scope in self.vars.iter().rev() {
+            for (name, var) in scope {
+                if let Some(var) = var {
+                    if seen.insert(name.clone()) {
+                        shared.push((name.clone(), var.clone(), size as i32));
+                        size += var_bytes(var);
+                    }
+                }
+            }
+        }
+        shared.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut at = 8;
+        for s in &mut shared {
+            s.2 = at;
+            at += var_bytes(&s.1) as i32;
+        }
+        let area = self.scratch_area(size);
+        let after = self.new_block();
+        let ptr = self.scratch_value(after);
+        let base = Addr::Reg {
+            base: ptr,
+            off: area,
+        };
+        self.emit(Inst::Store {
+            addr: base,
+            src: Operand::Imm(0),
+            size: MemSize::DW,
+        });
+        for (_, var, off) in &shared {
+            self.save_var(var, base.offset(*off));
+        }
+        let span = self.span;
+        let callback = self.callback(&mut |cx, key, value| {
+            cx.span = span;
+            let stop = cx.new_block();
+            let ptr = cx.scratch_value(stop);
+            let base = Addr::Reg {
+                base: ptr,
+                off: area,
+            };
+            let mut vars = HashMap::new();
+            let mut scalars = vec![];
+            for (name, var, off) in &shared {
+                let value = match var.value {
+                    Value::Scalar(_) => {
+                        let r = cx.vreg();
+                        cx.emit(Inst::Load {
+                            dst: r,
+                            addr: base.offset(*off),
+                            size: MemSize::DW,
+                            signed: false,
+                        });
+                        scalars.push((r, *off));
+                        Value::Scalar(r)
+                    }
+                    Value::Mem { len, .. } => Value::Mem {
+                        addr: base.offset(*off),
+                        len,
+                    },
+                };
+                let shared_var = Var {
+                    value,
+                    ..var.clone()
+                };
+                vars.insert(name.clone(), Some(shared_var));
+            }
+            // `$kv`: the key's bytes, then the value's, laid out as a tuple.
+            let slot = cx.lasting_slot(kv_ty.size());
+            let kv = Addr::Stack { slot, off: 0 };
+            // Zeroed first: padding after a short key or value is copied whole later.
+            for off in (0..kv_ty.size().div_ceil(8) * 8).step_by(8) {
+                cx.emit(Inst::Store {
+                    addr: kv.offset(off as i32),
+                    src: Operand::Imm(0),
+                    size: MemSize::DW,
+                });
+            }
+            let offsets = kv_ty.tuple_offsets();
+            cx.copy_mem(kv, Addr::Reg { base: key, off: 0 }, key_ty.size());
+            let Type::Tuple(parts) = &kv_ty else {
+                unreachable!("a tuple")
+            };
+            cx.copy_mem(
+                kv.offset(offsets[1] as i32),
+                Addr::Reg {
+                    base: value,
+                    off: 0,
+                },
+                parts[1].size(),
+            );
+            vars.insert(
+                var.name.clone(),
+                Some(Var {
+                    value: Value::Mem {
+                        addr: kv,
+                        len: kv_ty.size(),
+                    },
+                    ty: kv_ty.clone(),
+                    declared: None,
+                }),
+            );
+            cx.vars = vec![vars];
+            let next = cx.new_block();
+            let brk = cx.new_block();
+            let ret = cx.new_block();
+            cx.loops.push((next, brk));
+            cx.exit_to = Some(ret);
+            cx.block(body)?;
+            cx.terminate(Terminator::Jump(next));
+            for (block, flag, code) in [(next, false, 0), (brk, false, 1), (ret, true, 1)] {
+                cx.switch_to(block);
+                if flag {
+                    cx.emit(Inst::Store {
+                        addr: base,
+                        src: Operand::Imm(1),
+                        size: MemSize::DW,
+                    });
+                }
+                for (r, off) in &scalars {
+                    cx.emit(Inst::Store {
+                        addr: base.offset(*off),
+                        src: Operand::Reg(*r),
+                        size: MemSize::DW,
+                    });
+                }
+                cx.terminate(Terminator::Return(Operand::Imm(code)));
+            }
+            cx.switch_to(stop);
+            cx.terminate(Terminator::Return(Operand::Imm(1)));
+            Ok(())
+        })?;
+        self.for_each(index, callback);
+        for (_, var, off) in &shared {
+            self.restore_var(var, base.offset(*off));
+        }
+        let flag = self.vreg();
+        self.emit(Inst::Load {
+            dst: flag,
+            addr: base,
+            size: MemSize::DW,
+            signed: false,
+        });
+        let ended = self.new_block();
+        self.terminate(Terminator::Branch {
+            cond: CmpOp::Ne,
+            lhs: flag,
+            rhs: Operand::Imm(0),
+            then: ended,
+            otherwise: after,
+        });
+        self.switch_to(ended);
+        self.return_now();
+        self.terminate(Terminator::Jump(after));
+        self.switch_to(after);
+        Ok(())
+    }
+
+    /// Copies variable `var` to `at`.
+    fn save_var(&mut self, var: &Var, at: Addr) {
+        match var.value {
+            Value::Scalar(r) => self.emit(Inst::Store {
+                addr: at,
+                src: Operand::Reg(r),
+                size: MemSize::DW,
+            }),
+            Value::Mem { addr, len } => self.copy_mem(at, addr, len),
+        }
+    }
+
+    /// Copies variable `var` back from `at`.
+    fn restore_var(&mut self, var: &Var, at: Addr) {
+        match var.value {
+            Value::Scalar(r) => self.emit(Inst::Load {
+                dst: r,
+                addr: at,
+                size: MemSize::DW,
+                signed: false,
+            }),
+            Value::Mem { addr, len } => self.copy_mem(addr, at, len),
+        }
+    }
+}
+
+/// Bytes a variable takes in a loop's scratch area.
+fn var_bytes(var: &Var) -> u32 {
+    match var.value {
+        Value::Scalar(_) => 8,
+        Value::Mem { len, .. } => len.div_ceil(8) * 8,
     }
 }

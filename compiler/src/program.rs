@@ -99,8 +99,12 @@ pub struct CompiledProbe {
     pub program_name: String,
     /// The ELF section, which tells libbpf the program type.
     pub section: String,
-    pub ir: Function,
+    /// The probe body, then its callbacks.
+    pub ir: Vec<Function>,
+    /// The code of every function, one after the other.
     pub insns: Vec<Insn>,
+    /// Where each function of `ir` starts in `insns`.
+    pub functions: Vec<usize>,
     /// For each instruction, the source it came from.
     pub insn_spans: Vec<Span>,
     /// Bytes of the context the program may read.
@@ -160,6 +164,7 @@ impl CompiledProgram {
                     name: p.program_name.clone(),
                     section: p.section.clone(),
                     insns: p.insns.clone(),
+                    functions: p.functions.clone(),
                 })
                 .collect(),
         }

@@ -147,6 +147,9 @@ pub enum StmtKind {
         end: Expr,
         body: Block,
     },
+    /// `for ($kv : @map) { ... }`: the body runs once per element of the map, `$kv` holding
+    /// `(key, value)` (the key a tuple when the map has several).
+    ForMap { var: Ident, map: Ident, body: Block },
     /// `unroll(count) { ... }`: the body repeated `count` times.
     Unroll { count: u64, body: Block },
 }
@@ -459,7 +462,9 @@ pub fn block_mut(b: &mut Block, f: &mut dyn FnMut(&mut Expr)) {
                 expr_mut(end, f);
                 block_mut(body, f);
             }
-            StmtKind::Block(b) | StmtKind::Unroll { body: b, .. } => block_mut(b, f),
+            StmtKind::Block(b)
+            | StmtKind::Unroll { body: b, .. }
+            | StmtKind::ForMap { body: b, .. } => block_mut(b, f),
             StmtKind::Break | StmtKind::Continue | StmtKind::Return => {}
         }
     }

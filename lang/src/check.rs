@@ -134,6 +134,8 @@ pub fn check_in(
         scopes: vec![],
         bindings: vec![],
         loops: 0,
+        map_loops: 0,
+        decl_scope: 0,
         args: None,
         used_fields: vec![],
         structs: env.structs,
@@ -262,6 +264,11 @@ struct Checker<'a> {
     scopes: Vec<HashMap<String, u32>>,
     /// The type of each variable of the probe; `None` for a `let $x;` not yet typed.
     bindings: Vec<Option<Type>>,
+    /// The scope where a variable assigned without `let` is declared: the probe's, or the
+    /// body of the innermost `for` over a map (which runs as a function of its own).
+    decl_scope: usize,
+    /// How many `for` loops over maps enclose the statement being checked.
+    map_loops: u32,
     loops: u32,
     /// The fields of `args` in the probe being checked (`None` outside tracepoints).
     args: Option<Result<Vec<TracepointField>, String>>,
@@ -285,6 +292,46 @@ impl Checker<'_> {
             self.stmt(stmt);
         }
         self.scopes.pop();
+    }
+
+    /// The type of `$kv` in `for ($kv : @map)`: `(key, value)`, the key a tuple when the map
+    /// has several.
+    fn map_element(&mut self, map: &Ident) -> Type {
+        let name = map_display_name(map);
+        let Some(info) = self.maps.get(&name) else {
+            self.errors.push(
+                Diagnostic::error(map.span, format!("{name} is never assigned"))
+                    .with_label("no such map")
+                    .with_note(format!(
+                        "assign it somewhere in the script: `{name}[key] = ...;`"
+                    )),
+            );
+            return Type::Unknown;
+        };
+        if info.key.is_empty() {
+            self.errors.push(
+                Diagnostic::error(map.span, format!("{name} has no keys to iterate over"))
+                    .with_label("a map without keys holds one value")
+                    .with_related(info.span, "assigned without a key here")
+                    .with_note(format!("read the value directly: `{name}`")),
+            );
+            return Type::Unknown;
+        }
+        if let Type::Agg(_) = info.value {
+            self.errors.push(crate::lexer::not_supported_yet(
+                map.span,
+                &format!(
+                    "`for` over a map of aggregations ({name} holds {})",
+                    info.value
+                ),
+            ));
+            return Type::Unknown;
+        }
+        let key = match info.key.as_slice() {
+            [one] => one.clone(),
+            many => Type::Tuple(many.to_vec()),
+        };
+        Type::Tuple(vec![key, info.value.clone()])
     }
 
     /// The type of the variable in the innermost scope that has it.
@@ -341,7 +388,7 @@ impl Checker<'_> {
                 }
             },
             Some(slot @ None) => *slot = Some(ty),
-            None => *binding = Some(self.bind(0, &var.name, Some(ty))),
+            None => *binding = Some(self.bind(self.decl_scope, &var.name, Some(ty))),
         }
     }
 
@@ -581,6 +628,17 @@ impl Checker<'_> {
                 return Type::Unknown;
             }
             return self.struct_member(base, field, offset);
+        }
+        if self.map_loops > 0 {
+            self.errors.push(
+                Diagnostic::error(base.span, "`args` cannot be read inside `for` over a map")
+                    .with_label("the loop body runs as a callback, without the probe's context")
+                    .with_note(format!(
+                        "copy the field to a variable before the loop: `$f = args.{};`",
+                        field.name
+                    )),
+            );
+            return Type::Unknown;
         }
         let fields = match &self.args {
             Some(Ok(fields)) => fields,
@@ -880,6 +938,20 @@ impl Checker<'_> {
                 self.loops += 1;
                 self.block(body);
                 self.loops -= 1;
+                self.scopes.pop();
+            }
+            StmtKind::ForMap { var, map, body } => {
+                let kv = self.map_element(map);
+                self.scopes.push(HashMap::new());
+                let innermost = self.scopes.len() - 1;
+                self.bind(innermost, &var.name, Some(kv));
+                let outer = std::mem::replace(&mut self.decl_scope, innermost);
+                self.loops += 1;
+                self.map_loops += 1;
+                self.block(body);
+                self.loops -= 1;
+                self.map_loops -= 1;
+                self.decl_scope = outer;
                 self.scopes.pop();
             }
             StmtKind::Break | StmtKind::Continue => {

@@ -112,7 +112,9 @@ impl Expander {
                 self.expr(end, depth);
                 self.block(body, depth);
             }
-            StmtKind::Block(b) | StmtKind::Unroll { body: b, .. } => self.block(b, depth),
+            StmtKind::Block(b)
+            | StmtKind::Unroll { body: b, .. }
+            | StmtKind::ForMap { body: b, .. } => self.block(b, depth),
             StmtKind::Break | StmtKind::Continue | StmtKind::Return => {}
         }
     }
@@ -286,6 +288,12 @@ fn rename_targets(
                 if let Some(o) = otherwise {
                     rename_targets(o, vars, maps, bad);
                 }
+            }
+            StmtKind::ForMap { map: m, body, .. } => {
+                if let Some(to) = maps.get(&m.name) {
+                    m.name = to.clone();
+                }
+                rename_targets(body, vars, maps, bad);
             }
             StmtKind::While { body, .. }
             | StmtKind::For { body, .. }

@@ -37,6 +37,7 @@ fn syntax_trees() {
         ("tracepoint_args", "t:syscalls:sys_enter_kill /args->pid == 1/ { @[args.sig] = count(); }"),
         ("tuples", "BEGIN { $t = (1, \"a\", (2, 3)); @x = $t.2.1 + $t.0; }"),
         ("map_declarations", "let @a = hash(10);\nBEGIN { @a[1] = 1; }\nlet @b = percpulruhash(5);"),
+        ("for_over_map_and_structs", "BEGIN { for ($kv : @m) { @x = ((struct task_struct *)curtask)->pid + offsetof(struct task_struct, se.load) + sizeof(struct file); } }"),
         ("macros", "macro add($a, $b) { $a + $b }\nmacro inc(@m) { @m++ }\nBEGIN { @x = add(1, 2); inc(@y); }"),
         ("config_block", "config = { max_strlen = 128; stack_mode = perf }\nBEGIN { exit(); }"),
         ("pointers", "BEGIN { $p = (uint8 *)$a; @x = *($p + 1) * *(uint32 *)$b; }"),
@@ -167,7 +168,6 @@ fn syntax_errors() {
         ("stray_colon", "BEGIN { : }"),
         ("stray_question_mark", "BEGIN { ? }"),
         ("map_name_after_dot", "BEGIN { @x = $t.@y; }"),
-        ("for_over_map", "BEGIN { for ($kv : @m) { } }"),
         ("double_else", "BEGIN { if (1) { } else { } else { } }"),
         ("block_after_return", "BEGIN { return 1; }"),
         (

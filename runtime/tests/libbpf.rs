@@ -39,6 +39,7 @@ fn object(section: &str, name: &str, insns: Vec<Insn>) -> ObjectDef {
             name: name.into(),
             section: section.into(),
             insns,
+            functions: vec![0],
         }],
     }
 }

@@ -10,6 +10,7 @@ mod curtask;
 mod delete;
 mod exit;
 mod has_key;
+mod len;
 mod nsecs;
 mod pid;
 pub mod printf;
@@ -76,6 +77,7 @@ pub const FUNCTIONS: &[&Function] = &[
     &delete::DELETE,
     &exit::EXIT,
     &has_key::HAS_KEY,
+    &len::LEN,
     &printf::PRINTF,
     &str::STR,
     &zero::ZERO,
@@ -98,7 +100,7 @@ impl Stdlib {
 }
 
 /// Functions whose first argument names a map.
-const MAP_FUNCTIONS: [&str; 4] = ["clear", "delete", "has_key", "zero"];
+const MAP_FUNCTIONS: [&str; 5] = ["clear", "delete", "has_key", "len", "zero"];
 
 /// bpftrace's builtin variables and functions that are not implemented yet: using one is
 /// a "not supported yet" error rather than an unknown name.
@@ -172,7 +174,6 @@ const PLANNED: &[&str] = &[
     "strerror",
     "syscall_name",
     "signal_name",
-    "len",
     "assert",
     "static_assert",
     "unwatch",

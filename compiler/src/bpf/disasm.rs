@@ -15,7 +15,7 @@
 
 use super::insn::{
     alu, class, jmp, mode, size, source, Insn, ATOMIC_CMPXCHG, ATOMIC_FETCH, ATOMIC_LOAD_ACQ,
-    ATOMIC_STORE_REL, ATOMIC_XCHG, PSEUDO_CALL, PSEUDO_KFUNC_CALL, PSEUDO_MAP_FD,
+    ATOMIC_STORE_REL, ATOMIC_XCHG, PSEUDO_CALL, PSEUDO_FUNC, PSEUDO_KFUNC_CALL, PSEUDO_MAP_FD,
 };
 
 /// Names of the kernel's BPF helpers, indexed by helper id (`enum bpf_func_id` in
@@ -253,8 +253,6 @@ pub fn helper_name(id: i32) -> Option<&'static str> {
 const PSEUDO_MAP_VALUE: u8 = 2;
 /// `src` value of an `lddw` whose immediate is a kernel BTF variable id.
 const PSEUDO_BTF_ID: u8 = 3;
-/// `src` value of an `lddw` whose immediate is the address of a BPF function.
-const PSEUDO_FUNC: u8 = 4;
 /// `src` value of an `lddw` whose immediate is a map index in `fd_array`.
 const PSEUDO_MAP_IDX: u8 = 5;
 /// `src` value of an `lddw` whose immediate is a map index plus a value offset.

@@ -90,6 +90,9 @@ pub const ATOMIC_STORE_REL: i32 = 0x110;
 
 /// `src` value of an `lddw` whose immediate is a map file descriptor.
 pub const PSEUDO_MAP_FD: u8 = 1;
+/// `src` value of an `lddw` that loads the address of a function of the same program (a
+/// callback); its immediate is the function's first instruction relative to the next one.
+pub const PSEUDO_FUNC: u8 = 4;
 
 /// The frame pointer register, read-only.
 pub const R10: u8 = 10;
@@ -243,6 +246,25 @@ impl Insn {
     }
 
     /// The two halves of `dst = map` (a map reference relocated at load time).
+    /// True for the first half of an `lddw` of a function's address.
+    pub fn is_func_ref(&self) -> bool {
+        self.code == class::LD | mode::IMM | size::DW && self.src == PSEUDO_FUNC
+    }
+
+    /// `dst = &function`, `rel` instructions after this `lddw`'s second half.
+    pub fn ld_func(dst: u8, rel: i32) -> [Insn; 2] {
+        [
+            Insn {
+                code: class::LD | mode::IMM | size::DW,
+                dst,
+                src: PSEUDO_FUNC,
+                off: 0,
+                imm: rel,
+            },
+            Insn::default(),
+        ]
+    }
+
     pub fn ld_map_fd(dst: u8, fd: i32) -> [Insn; 2] {
         [
             Insn {

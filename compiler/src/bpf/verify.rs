@@ -75,7 +75,7 @@ use std::fmt;
 use super::disasm::{helper_name, HELPER_COUNT};
 use super::insn::{
     alu, class, jmp, mode, size, source, Insn, ATOMIC_CMPXCHG, ATOMIC_FETCH, ATOMIC_LOAD_ACQ,
-    ATOMIC_STORE_REL, ATOMIC_XCHG, PSEUDO_CALL, PSEUDO_KFUNC_CALL, PSEUDO_MAP_FD, R10,
+    ATOMIC_STORE_REL, ATOMIC_XCHG, PSEUDO_CALL, PSEUDO_FUNC, PSEUDO_KFUNC_CALL, PSEUDO_MAP_FD, R10,
 };
 
 /// The size of the BPF stack in bytes; the frame pointer r10 points just past its end.
@@ -123,6 +123,9 @@ pub struct VerifyEnv {
     /// Allow reading stack bytes that were never written (they read as unknown scalars), as
     /// the kernel allows root. Off by default: `probe` rejects such reads.
     pub allow_uninit_stack: bool,
+    /// The code is a callback of `bpf_for_each_map_elem`: r1-r4 hold the map, the key, the
+    /// value and the callback context at entry, and it must return 0 or 1.
+    pub callback: bool,
 }
 
 impl VerifyEnv {
@@ -133,6 +136,15 @@ impl VerifyEnv {
             ctx_size,
             map_count,
             allow_uninit_stack: false,
+            callback: false,
+        }
+    }
+
+    /// The environment of a `bpf_for_each_map_elem` callback.
+    pub fn callback(map_count: u32) -> VerifyEnv {
+        VerifyEnv {
+            callback: true,
+            ..VerifyEnv::new(0, map_count)
         }
     }
 }
@@ -377,10 +389,17 @@ struct State {
 }
 
 impl State {
-    /// The state at program entry: r1 is the context, r10 the frame pointer.
-    fn entry() -> State {
+    /// The state at program entry: r1 is the context (for a callback, r1-r4 are its
+    /// arguments), r10 the frame pointer.
+    fn entry(callback: bool) -> State {
         let mut regs = [RegState::Uninit; NUM_REGS];
-        regs[1] = RegState::PtrToCtx { off: 0 };
+        if callback {
+            // The map, key and value pointers are not modelled: accesses through them are
+            // the kernel's to check, as for map values.
+            regs[1..=4].fill(RegState::UNKNOWN);
+        } else {
+            regs[1] = RegState::PtrToCtx { off: 0 };
+        }
         regs[usize::from(R10)] = RegState::PtrToStack { off: 0 };
         State {
             regs,
@@ -629,6 +648,12 @@ fn check_lddw(insns: &[Insn], pc: usize, env: &VerifyEnv) -> Result<(), VerifyEr
                     pc,
                     format!("fd {} is not pointing to valid bpf_map", insn.imm),
                 ));
+            }
+            Ok(())
+        }
+        PSEUDO_FUNC => {
+            if next.imm != 0 {
+                return Err(error(pc, "unrecognized bpf_ld_imm64 insn"));
             }
             Ok(())
         }
@@ -1006,7 +1031,7 @@ impl Walker<'_> {
         let mut pending: Vec<Pending> = Vec::new();
         let mut cur = Pending {
             pc: 0,
-            state: State::entry(),
+            state: State::entry(self.env.callback),
             node: None,
         };
         loop {
@@ -1324,7 +1349,13 @@ impl Walker<'_> {
         match op {
             jmp::JA => Ok(Flow::Goto(target)),
             jmp::EXIT => {
-                read(pc, st, 0)?;
+                let r0 = read(pc, st, 0)?;
+                if self.env.callback && !matches!(r0.constant(), Some(0 | 1)) {
+                    return Err(error(
+                        pc,
+                        "At callback return the register R0 has unknown scalar value should have been in [0, 1]",
+                    ));
+                }
                 Ok(Flow::Exit)
             }
             jmp::CALL => {
@@ -1777,6 +1808,27 @@ mod tests {
     fn error_display_names_the_insn() {
         let e = error(3, "R3 !read_ok");
         assert_eq!(e.to_string(), "R3 !read_ok at insn 3");
+    }
+
+    #[test]
+    fn a_callback_returns_zero_or_one() {
+        let env = VerifyEnv::callback(1);
+        // The arguments are readable at entry, and the function address loads.
+        let good = prog(&[
+            &[Insn::mov64_reg(6, 2), Insn::mov64_reg(7, 4)],
+            &Insn::ld_func(8, 3),
+            &ret0(),
+        ]);
+        verify(&good, &env).unwrap_or_else(|e| panic!("rejected: {e}"));
+        let unknown = [Insn::mov64_reg(0, 3), Insn::exit()];
+        rejects_with(
+            &env,
+            &unknown,
+            1,
+            "At callback return the register R0 has unknown scalar value should have been in [0, 1]",
+        );
+        // Outside a callback, r2 is not an argument.
+        rejects(&[Insn::mov64_reg(0, 2), Insn::exit()], 0, "R2 !read_ok");
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub fn emit(m: &MFunction) -> (Vec<Insn>, Vec<Span>) {
             MInst::Label(l) => {
                 labels.insert(l.0, pc);
             }
-            MInst::LdImm64 { .. } | MInst::LdMap { .. } => pc += 2,
+            MInst::LdImm64 { .. } | MInst::LdMap { .. } | MInst::LdFunc { .. } => pc += 2,
             i if is_nop(i) => {}
             _ => pc += 1,
         }
@@ -97,6 +97,10 @@ pub fn emit(m: &MFunction) -> (Vec<Insn>, Vec<Span>) {
             MInst::LdImm64 { dst, imm } => {
                 Insn::ld_imm64(r(dst), imm).into_iter().for_each(&mut push)
             }
+            // The function's index for now; `link_functions` makes it relative.
+            MInst::LdFunc { dst, func } => Insn::ld_func(r(dst), func as i32)
+                .into_iter()
+                .for_each(&mut push),
             MInst::LdMap { dst, map } => Insn::ld_map_fd(r(dst), map as i32)
                 .into_iter()
                 .for_each(&mut push),

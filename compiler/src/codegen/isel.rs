@@ -315,6 +315,16 @@ impl Isel {
                     off: 0,
                 });
             }
+            Inst::Arg { dst, n } => self.push(MInst::Alu {
+                op: alu::MOV,
+                dst: v(*dst),
+                src: Src::Reg(Reg::Phys(*n)),
+                off: 0,
+            }),
+            Inst::FuncAddr { dst, func } => self.push(MInst::LdFunc {
+                dst: v(*dst),
+                func: *func,
+            }),
             Inst::MapRef { dst, map } => self.push(MInst::LdMap {
                 dst: v(*dst),
                 map: *map,

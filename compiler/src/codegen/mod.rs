@@ -66,6 +66,8 @@ pub enum MInst {
     LdImm64 { dst: Reg, imm: u64 },
     /// `dst = map` (index in the object's map table).
     LdMap { dst: Reg, map: u32 },
+    /// `dst = &function` (its index in the program; linked by `link_functions`).
+    LdFunc { dst: Reg, func: u32 },
     /// Helper call with `nargs` arguments in r1..r5; result in r0; clobbers r0-r5.
     Call { helper: u32, nargs: u8 },
     /// `if lhs op rhs goto target`.
@@ -90,6 +92,31 @@ pub struct MFunction {
     /// Bytes of stack in use, below the frame pointer.
     pub frame_size: u32,
     pub next_vreg: u32,
+}
+
+/// Translates a program's functions (its body, then its callbacks) and joins them: each
+/// function reference becomes the distance the kernel expects. Returns the code, the span
+/// of each instruction, and where each function starts.
+#[allow(clippy::type_complexity)]
+pub fn compile_program(
+    funcs: &[Function],
+    span: Span,
+) -> Result<(Vec<Insn>, Vec<Span>, Vec<usize>), Diagnostic> {
+    let mut insns = vec![];
+    let mut spans = vec![];
+    let mut starts = vec![];
+    for f in funcs {
+        let (code, code_spans) = compile_function(f, span)?;
+        starts.push(insns.len());
+        insns.extend(code);
+        spans.extend(code_spans);
+    }
+    for (pc, i) in insns.iter_mut().enumerate() {
+        if i.is_func_ref() {
+            i.imm = starts[i.imm as usize] as i32 - pc as i32 - 1;
+        }
+    }
+    Ok((insns, spans, starts))
 }
 
 /// Translates a function to eBPF instructions, with the source span of each instruction.

@@ -47,7 +47,9 @@ pub fn uses_defs(i: &MInst) -> (Vec<Reg>, Vec<Reg>) {
         MInst::Load { dst, base, .. } => (vec![*base], vec![*dst]),
         MInst::Store { base, src: s, .. } => ([vec![*base], src(s)].concat(), vec![]),
         MInst::AtomicAdd { base, src, .. } => (vec![*base, *src], vec![]),
-        MInst::LdImm64 { dst, .. } | MInst::LdMap { dst, .. } => (vec![], vec![*dst]),
+        MInst::LdImm64 { dst, .. } | MInst::LdMap { dst, .. } | MInst::LdFunc { dst, .. } => {
+            (vec![], vec![*dst])
+        }
         MInst::Call { nargs, .. } => (
             (1..=*nargs).map(Reg::Phys).collect(),
             (0..=5).map(Reg::Phys).collect(),
@@ -266,7 +268,9 @@ fn rewrite(i: &mut MInst, f: &mut dyn FnMut(Reg) -> Reg) {
             *base = f(*base);
             *src = f(*src);
         }
-        MInst::LdImm64 { dst, .. } | MInst::LdMap { dst, .. } => *dst = f(*dst),
+        MInst::LdImm64 { dst, .. } | MInst::LdMap { dst, .. } | MInst::LdFunc { dst, .. } => {
+            *dst = f(*dst)
+        }
         MInst::Jcc { lhs, rhs, .. } => {
             *lhs = f(*lhs);
             s(rhs, f);
