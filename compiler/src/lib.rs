@@ -22,14 +22,19 @@ pub fn compile(
     checked: &CheckedProgram,
     builtins: &dyn BuiltinLowering,
 ) -> Result<CompiledProgram, Vec<Diagnostic>> {
-    let mut maps: Vec<MapMeta> = checked.maps.iter().map(script_map).collect();
+    let settings = &checked.settings;
+    let mut maps: Vec<MapMeta> = checked
+        .maps
+        .iter()
+        .map(|m| script_map(m, settings.max_map_keys))
+        .collect();
     let ringbuf = maps.len() as u32;
     maps.push(MapMeta {
         object_name: "ringbuf".into(),
         map_type: MAP_RINGBUF,
         key_size: 0,
         value_size: 0,
-        max_entries: RINGBUF_BYTES,
+        max_entries: settings.perf_rb_pages * PAGE_SIZE,
         script: None,
     });
     let lost_events = maps.len() as u32;
@@ -105,6 +110,7 @@ pub fn compile(
         events,
         ringbuf,
         lost_events,
+        settings: settings.clone(),
     })
 }
 
@@ -122,7 +128,7 @@ fn dedup_program_names(probes: &mut [CompiledProbe]) {
 
 /// The BPF map that holds a script map: integers take 8 bytes in keys and values,
 /// strings their length rounded up to 8; aggregations live in per-CPU hashes.
-fn script_map(info: &probe_lang::MapInfo) -> MapMeta {
+fn script_map(info: &probe_lang::MapInfo, max_map_keys: u32) -> MapMeta {
     let mut key = vec![];
     let mut key_size = 0;
     for t in &info.key {
@@ -134,7 +140,7 @@ fn script_map(info: &probe_lang::MapInfo) -> MapMeta {
         t => (MAP_HASH, t.size().div_ceil(8) * 8),
     };
     let (map_type, max_entries) = match info.declared {
-        None => (default_type, MAP_MAX_ENTRIES),
+        None => (default_type, max_map_keys),
         Some((kind, size)) => (
             match kind {
                 MapKind::Hash => MAP_HASH,

@@ -21,10 +21,8 @@ pub const MAP_LRU_PERCPU_HASH: u32 = 10;
 /// `BPF_MAP_TYPE_RINGBUF`.
 pub const MAP_RINGBUF: u32 = 27;
 
-/// Entries a script map holds at most (bpftrace's default).
-pub const MAP_MAX_ENTRIES: u32 = 4096;
-/// Size of the ring buffer that carries events to userspace.
-pub const RINGBUF_BYTES: u32 = 1 << 20;
+/// The unit of the ring buffer's size (`perf_rb_pages`).
+pub const PAGE_SIZE: u32 = 4096;
 
 /// One BPF map of the compiled program.
 #[derive(Clone, Debug, PartialEq)]
@@ -122,6 +120,8 @@ pub struct CompiledProgram {
     /// Index in `maps` of the one-entry array counting events lost when the ring buffer
     /// was full.
     pub lost_events: u32,
+    /// The script's settings.
+    pub settings: probe_lang::config::Settings,
 }
 
 /// The ELF section for a program of this attach kind.
@@ -145,7 +145,7 @@ impl CompiledProgram {
     /// The BPF object to write for this program.
     pub fn object_def(&self) -> crate::object::ObjectDef {
         crate::object::ObjectDef {
-            license: "GPL".into(),
+            license: self.settings.license.clone(),
             maps: self
                 .maps
                 .iter()

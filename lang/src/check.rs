@@ -94,6 +94,8 @@ pub struct CheckedProgram {
     pub probes: Vec<CheckedProbe>,
     /// Every map, sorted by name.
     pub maps: Vec<MapInfo>,
+    /// The script's `config` settings.
+    pub settings: crate::config::Settings,
 }
 
 /// What the checker knows of the world outside the script.
@@ -126,7 +128,7 @@ pub fn check_in(
     env: &Environment,
 ) -> Result<CheckedProgram, Vec<Diagnostic>> {
     crate::params::substitute(&mut program, env.params)?;
-    crate::config::apply(&mut program)?;
+    let settings = crate::config::apply(&mut program)?;
     crate::macros::expand(&mut program)?;
     let mut cx = Checker {
         builtins,
@@ -214,10 +216,47 @@ pub fn check_in(
             }
             let mut maps: Vec<MapInfo> = cx.maps.into_values().collect();
             maps.sort_by(|a, b| a.name.cmp(&b.name));
-            return Ok(CheckedProgram { probes, maps });
+            if let Some(d) = too_many_probes(&probes, &settings) {
+                return Err(vec![d]);
+            }
+            return Ok(CheckedProgram {
+                probes,
+                maps,
+                settings,
+            });
         }
     }
     unreachable!("the loop returns in its second pass")
+}
+
+/// The error for a script that attaches to more places than `max_probes` or needs more
+/// programs than `max_bpf_progs` allow (each attach point is a program).
+fn too_many_probes(
+    probes: &[CheckedProbe],
+    settings: &crate::config::Settings,
+) -> Option<Diagnostic> {
+    let count = probes.iter().map(|p| p.points.len()).sum::<usize>();
+    let (limit, name) = [
+        (settings.max_probes, "max_probes"),
+        (settings.max_bpf_progs, "max_bpf_progs"),
+    ]
+    .into_iter()
+    .min()?;
+    if count <= limit as usize {
+        return None;
+    }
+    let widest = probes.iter().max_by_key(|p| p.points.len())?;
+    let first = widest.points.first()?;
+    Some(
+        Diagnostic::error(
+            first.span,
+            format!("the script attaches to {count} places, more than {name} = {limit}"),
+        )
+        .with_label(format!("{} of them here", widest.points.len()))
+        .with_note(format!(
+            "narrow the wildcards, or raise the limit: `config = {{ {name} = {count} }}`"
+        )),
+    )
 }
 
 /// The tracepoints a wildcard attach point names, in tracefs order.

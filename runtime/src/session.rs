@@ -5,6 +5,7 @@ use crate::libbpf::LoadError;
 use crate::output::{self, Event};
 use probe_compiler::program::CompiledProgram;
 use probe_compiler::BuiltinFormat;
+use probe_lang::config::MissingProbes;
 use probe_lang::AttachKind;
 use std::cell::RefCell;
 use std::fmt;
@@ -304,7 +305,16 @@ pub fn run(
                         .map_err(|e| format!("{}: cannot attach: {e}", p.attach_text))
                 }),
         };
-        links.push(attached.map_err(fail)?);
+        match (attached, compiled.settings.missing_probes) {
+            (Ok(link), _) => links.push(link),
+            (Err(e), MissingProbes::Error) => return Err(fail(e)),
+            (Err(e), MissingProbes::Warn) => eprintln!("WARNING: {e}; tracing without it"),
+            (Err(_), MissingProbes::Ignore) => {}
+        }
+    }
+    let attachable = compiled.probes.len() - begin.len() - end.len();
+    if attachable > 0 && links.is_empty() {
+        return Err(fail("none of the probes could attach"));
     }
 
     // The ring buffer callback only copies records; they are decoded and printed below.
@@ -387,8 +397,15 @@ pub fn run(
 
     let mut out = io::stdout().lock();
     let lost = lost_events(&object, compiled);
-    out.write_all(b"\n\n").ok();
-    for meta in compiled.maps.iter().filter(|m| m.script.is_some()) {
+    let printed = compiled.settings.print_maps_on_exit;
+    if printed {
+        out.write_all(b"\n\n").ok();
+    }
+    for meta in compiled
+        .maps
+        .iter()
+        .filter(|m| printed && m.script.is_some())
+    {
         let fd = object
             .map_fd(&meta.object_name)
             .ok_or_else(|| fail(format!("map {} is missing", meta.object_name)))?;
