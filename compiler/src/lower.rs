@@ -1143,6 +1143,16 @@ impl<'a> LowerCx<'a> {
                             .with_label("used as a value here")
                     })
             }
+            ExprKind::Block { block, value } => {
+                self.vars.push(HashMap::new());
+                let result = block
+                    .stmts
+                    .iter()
+                    .try_for_each(|s| self.stmt(s))
+                    .and_then(|()| self.expr(value));
+                self.vars.pop();
+                result
+            }
             ExprKind::SizeOfStruct { size: n, .. } | ExprKind::OffsetOf { offset: n, .. } => {
                 Ok(Value::Scalar(self.copy(Operand::Imm(*n as i64))))
             }

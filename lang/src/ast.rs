@@ -205,7 +205,8 @@ pub struct Expr {
 }
 
 impl Expr {
-    /// The expressions directly inside this one.
+    /// The expressions directly inside this one (for a block expression, its value: its
+    /// statements are walked as a block).
     pub fn children_mut(&mut self) -> Vec<&mut Expr> {
         match &mut self.kind {
             ExprKind::Map(m)
@@ -218,7 +219,8 @@ impl Expr {
             | ExprKind::Cast { expr, .. }
             | ExprKind::SizeOf { expr, .. }
             | ExprKind::Field { base: expr, .. }
-            | ExprKind::TupleIndex { tuple: expr, .. } => vec![&mut **expr],
+            | ExprKind::TupleIndex { tuple: expr, .. }
+            | ExprKind::Block { value: expr, .. } => vec![&mut **expr],
             ExprKind::Binary { lhs, rhs, .. } => vec![&mut **lhs, &mut **rhs],
             ExprKind::Ternary {
                 cond,
@@ -301,6 +303,9 @@ pub enum ExprKind {
     },
     /// `(a, b, ...)`.
     Tuple(Vec<Expr>),
+    /// `{ statements; value }`: the statements run in a scope of their own, then the
+    /// value is the block's.
+    Block { block: Block, value: Box<Expr> },
     /// `t.0`: an element of a tuple.
     TupleIndex { tuple: Box<Expr>, index: u32 },
     /// `(type)e`: an integer converted to another width or signedness.
@@ -477,6 +482,9 @@ fn target_mut(t: &mut Target, f: &mut dyn FnMut(&mut Expr)) {
 }
 
 fn expr_mut(e: &mut Expr, f: &mut dyn FnMut(&mut Expr)) {
+    if let ExprKind::Block { block, .. } = &mut e.kind {
+        block_mut(block, f);
+    }
     for child in e.children_mut() {
         expr_mut(child, f);
     }

@@ -1137,6 +1137,15 @@ impl Checker<'_> {
                 offset,
                 data_loc,
             } => self.field(base, field, offset, data_loc),
+            ExprKind::Block { block, value } => {
+                self.scopes.push(HashMap::new());
+                for stmt in &mut block.stmts {
+                    self.stmt(stmt);
+                }
+                self.expr(value);
+                self.scopes.pop();
+                value.ty.clone()
+            }
             ExprKind::SizeOfStruct { ty, size } => {
                 let name = ty.name.trim_start_matches("struct ").to_string();
                 if let Some(def) = self.struct_def(&name, ty.span) {

@@ -17,6 +17,8 @@ pub enum Tok {
     PredClose,
     /// `{`, or the `<` that opens an action block.
     LBrace,
+    /// A `{` where an expression is expected: it opens a block expression.
+    LBraceExpr,
     /// `}`, or the `>` that closes an action block.
     RBrace,
     LParen,
@@ -135,7 +137,7 @@ impl Tok {
             Tok::Int(v) => return format!("`{v}`"),
             Tok::Str(_) => return "string literal".into(),
             Tok::PredOpen | Tok::PredClose | Tok::Slash => "/",
-            Tok::LBrace => "{",
+            Tok::LBrace | Tok::LBraceExpr => "{",
             Tok::RBrace => "}",
             Tok::LParen => "(",
             Tok::RParen => ")",
@@ -438,6 +440,45 @@ impl Lexer<'_> {
         }
     }
 
+    /// True after a token that an expression must follow (`=`, `(`, `,`, an operator): a
+    /// `{` there opens a block expression, not a nested block statement.
+    fn expression_expected(&self) -> bool {
+        matches!(
+            self.out.last(),
+            Some((
+                _,
+                Tok::Assign
+                    | Tok::OpAssign(_)
+                    | Tok::LParen
+                    | Tok::LBracket
+                    | Tok::Comma
+                    | Tok::Question
+                    | Tok::Colon
+                    | Tok::Plus
+                    | Tok::Minus
+                    | Tok::Star
+                    | Tok::Slash
+                    | Tok::Percent
+                    | Tok::Amp
+                    | Tok::Pipe
+                    | Tok::Caret
+                    | Tok::Shl
+                    | Tok::Shr
+                    | Tok::EqEq
+                    | Tok::Ne
+                    | Tok::Lt
+                    | Tok::Le
+                    | Tok::Gt
+                    | Tok::Ge
+                    | Tok::AndAnd
+                    | Tok::OrOr
+                    | Tok::Bang
+                    | Tok::Tilde,
+                _
+            ))
+        )
+    }
+
     fn push(&mut self, start: usize, tok: Tok, end: usize) {
         self.out.push((start, tok, end));
     }
@@ -585,7 +626,11 @@ impl Lexer<'_> {
             }
             Raw::LBrace if self.mode == Mode::Block => {
                 self.blocks.push((Opener::Brace, start));
-                Tok::LBrace
+                if self.expression_expected() {
+                    Tok::LBraceExpr
+                } else {
+                    Tok::LBrace
+                }
             }
             Raw::RBrace if self.mode == Mode::Block => match self.blocks.last() {
                 Some((Opener::Brace, _)) => {

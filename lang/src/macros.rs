@@ -120,6 +120,9 @@ impl Expander {
     }
 
     fn expr(&mut self, e: &mut Expr, depth: u32) {
+        if let ExprKind::Block { block, .. } = &mut e.kind {
+            self.block(block, depth);
+        }
         // Arguments first, so that `f(g(1))` passes g's expansion to f.
         for child in e.children_mut() {
             self.expr(child, depth);
@@ -247,10 +250,9 @@ fn is_expression_macro(m: &Macro) -> bool {
     )
 }
 
-/// Renames assigned variables and maps: a `$param` bound to a variable takes that
-/// variable's name, `@param` the map's. Assigning a parameter bound to another expression
-/// is reported through `bad`.
-fn rename_targets(
+/// The statement-level part of [`rename_targets`]: targets of assignments, in nested
+/// blocks too.
+fn rename_statements(
     b: &mut Block,
     vars: &HashMap<String, Expr>,
     maps: &HashMap<String, String>,
@@ -284,30 +286,56 @@ fn rename_targets(
             StmtKind::If {
                 then, otherwise, ..
             } => {
-                rename_targets(then, vars, maps, bad);
+                rename_statements(then, vars, maps, bad);
                 if let Some(o) = otherwise {
-                    rename_targets(o, vars, maps, bad);
+                    rename_statements(o, vars, maps, bad);
                 }
             }
             StmtKind::ForMap { map: m, body, .. } => {
                 if let Some(to) = maps.get(&m.name) {
                     m.name = to.clone();
                 }
-                rename_targets(body, vars, maps, bad);
+                rename_statements(body, vars, maps, bad);
             }
             StmtKind::While { body, .. }
             | StmtKind::For { body, .. }
             | StmtKind::Unroll { body, .. }
-            | StmtKind::Block(body) => rename_targets(body, vars, maps, bad),
+            | StmtKind::Block(body) => rename_statements(body, vars, maps, bad),
             _ => {}
         }
     }
-    block_mut(b, &mut |x| {
-        if let ExprKind::IncDec { target, .. } = &mut x.kind {
-            match target {
-                Target::Var(v) => var(v, bad),
-                Target::Map(m) => map(m),
+}
+
+/// Renames assigned variables and maps: a `$param` bound to a variable takes that
+/// variable's name, `@param` the map's. Assigning a parameter bound to another expression
+/// is reported through `bad`.
+fn rename_targets(
+    b: &mut Block,
+    vars: &HashMap<String, Expr>,
+    maps: &HashMap<String, String>,
+    bad: &mut dyn FnMut(&str, Span),
+) {
+    rename_statements(b, vars, maps, bad);
+    let var = |id: &mut Ident, bad: &mut dyn FnMut(&str, Span)| {
+        if let Some(arg) = vars.get(&id.name) {
+            match &arg.kind {
+                ExprKind::Var(to) => id.name = to.name.clone(),
+                _ => bad(&id.name, id.span),
             }
         }
+    };
+    let map = |m: &mut MapAccess| {
+        if let Some(to) = maps.get(&m.name.name) {
+            m.name.name = to.clone();
+        }
+    };
+    // Expressions at any depth, block expressions' statements included.
+    block_mut(b, &mut |x| match &mut x.kind {
+        ExprKind::IncDec { target, .. } => match target {
+            Target::Var(v) => var(v, bad),
+            Target::Map(m) => map(m),
+        },
+        ExprKind::Block { block, .. } => rename_statements(block, vars, maps, bad),
+        _ => {}
     });
 }

@@ -131,6 +131,12 @@ fn convert(e: ParseError<usize, Tok, Diagnostic>, source: &str, opens: &[usize])
             if expected.iter().any(|e| e == "\";\"") && starts_statement {
                 d = d.with_note("separate statements with `;`");
             }
+            let expects = |t: &str| expected.iter().any(|e| e.trim_matches('"') == t);
+            if tok == Tok::RBrace && expects("let") && !expects("}") {
+                d = d.with_note(
+                    "a block used as a value ends with the value, without `;`: `{ let $a = 1; $a }`",
+                );
+            }
             if tok == Tok::Gt && expected.iter().any(|e| e == "\"}\"") {
                 d = d.with_note("`>` closes only a block opened with `<`; close this one with `}`");
             }

@@ -38,6 +38,7 @@ fn syntax_trees() {
         ("tuples", "BEGIN { $t = (1, \"a\", (2, 3)); @x = $t.2.1 + $t.0; }"),
         ("map_declarations", "let @a = hash(10);\nBEGIN { @a[1] = 1; }\nlet @b = percpulruhash(5);"),
         ("for_over_map_and_structs", "BEGIN { for ($kv : @m) { @x = ((struct task_struct *)curtask)->pid + offsetof(struct task_struct, se.load) + sizeof(struct file); } }"),
+        ("block_expression", "BEGIN { $x = 1 + { let $y = 2; $y } * 3; { $z = 1 } }"),
         ("macros", "macro add($a, $b) { $a + $b }\nmacro inc(@m) { @m++ }\nBEGIN { @x = add(1, 2); inc(@y); }"),
         ("config_block", "config = { max_strlen = 128; stack_mode = perf }\nBEGIN { exit(); }"),
         ("pointers", "BEGIN { $p = (uint8 *)$a; @x = *($p + 1) * *(uint32 *)$b; }"),
