@@ -12,8 +12,18 @@ pub struct Program {
     pub macros: Vec<Macro>,
     /// Settings of `config = { name = value; ... }` blocks.
     pub config: Vec<(Ident, Expr)>,
+    /// C struct definitions (`struct S { int a; }`), in source order.
+    pub structs: Vec<StructDecl>,
     /// The probes, in source order.
     pub probes: Vec<Probe>,
+}
+
+/// A C struct definition of the preamble: its text, laid out by `cstruct` before checking.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StructDecl {
+    /// `struct name { ... }` as written.
+    pub text: String,
+    pub span: Span,
 }
 
 /// `macro name($var, @map) { ... }`: a body whose calls are replaced by it, with the
@@ -500,6 +510,8 @@ pub enum Item {
     Map(MapDecl),
     /// `macro name(...) { ... }`.
     Macro(Macro),
+    /// `struct name { ... }`.
+    Struct(StructDecl),
     /// A probe.
     Probe(Probe),
 }

@@ -129,6 +129,7 @@ pub fn check_in(
 ) -> Result<CheckedProgram, Vec<Diagnostic>> {
     crate::params::substitute(&mut program, env.params)?;
     let settings = crate::config::apply(&mut program)?;
+    let structs = crate::cstruct::define(&program.structs, env.structs)?;
     crate::macros::expand(&mut program)?;
     let mut cx = Checker {
         builtins,
@@ -140,7 +141,7 @@ pub fn check_in(
         decl_scope: 0,
         args: None,
         used_fields: vec![],
-        structs: env.structs,
+        structs: &structs,
         struct_defs: HashMap::new(),
         errors: vec![],
     };

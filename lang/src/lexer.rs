@@ -96,6 +96,8 @@ pub enum Tok {
     Int(u64),
     /// A string literal, escapes decoded.
     Str(String),
+    /// A C struct definition of the preamble, as written (`struct S { int a; }`).
+    StructDef(String),
 }
 
 impl Tok {
@@ -136,6 +138,7 @@ impl Tok {
             Tok::ParamCount => "$#",
             Tok::Int(v) => return format!("`{v}`"),
             Tok::Str(_) => return "string literal".into(),
+            Tok::StructDef(_) => return "struct definition".into(),
             Tok::PredOpen | Tok::PredClose | Tok::Slash => "/",
             Tok::LBrace | Tok::LBraceExpr => "{",
             Tok::RBrace => "}",
@@ -386,6 +389,12 @@ impl Lexer<'_> {
                     self.mode = Mode::Declaration;
                     self.token()?;
                 }
+                Mode::AttachPoint
+                    if self.src[self.pos..].starts_with("struct")
+                        && self.src[self.pos + 6..].starts_with(|c: char| c.is_whitespace()) =>
+                {
+                    self.struct_definition()?;
+                }
                 Mode::AttachPoint => self.attach_point()?,
                 Mode::AfterAttachPoint | Mode::AfterPredicate => {
                     let c = self.src.as_bytes()[self.pos];
@@ -547,6 +556,57 @@ impl Lexer<'_> {
         self.push(start, Tok::AttachPoint(text.to_string()), end);
         self.pos = end;
         self.mode = Mode::AfterAttachPoint;
+        Ok(())
+    }
+
+    /// A C struct definition in the preamble, `struct name { ... }` with an optional `;`:
+    /// one token holding its text, which `cstruct` parses.
+    fn struct_definition(&mut self) -> Result<(), Diagnostic> {
+        let start = self.pos;
+        let Some(open) = self.src[start..].find(['{', ';']).map(|i| start + i) else {
+            return Err(
+                Diagnostic::error(Span::new(start, start + 6), "a struct without a body")
+                    .with_label("expected `{` and the fields")
+                    .with_note("define it as in C: `struct name { int field; }`"),
+            );
+        };
+        if self.src.as_bytes()[open] == b';' {
+            return Err(
+                Diagnostic::error(Span::new(start, open + 1), "a struct without a body")
+                    .with_label("a declaration only")
+                    .with_note("kernel structs need no declaration: they come from BTF"),
+            );
+        }
+        let mut depth = 0;
+        let mut end = None;
+        for (i, c) in self.src[open..].char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = Some(open + i + 1);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let Some(mut end) = end else {
+            return Err(
+                Diagnostic::error(Span::new(open, open + 1), "unclosed struct definition")
+                    .with_label("this `{` is never closed")
+                    .with_note("close the struct with `}`"),
+            );
+        };
+        let text = self.src[start..end].to_string();
+        let rest = &self.src[end..];
+        let after = rest.len() - rest.trim_start().len();
+        if rest.trim_start().starts_with(';') {
+            end += after + 1;
+        }
+        self.push(start, Tok::StructDef(text), end);
+        self.pos = end;
         Ok(())
     }
 

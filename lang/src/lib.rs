@@ -4,6 +4,7 @@ pub mod ast;
 pub mod attach;
 pub mod check;
 pub mod config;
+pub mod cstruct;
 pub mod diagnostic;
 pub mod lexer;
 pub mod macros;
