@@ -179,6 +179,7 @@ fn verifier_rejection_names_the_program_and_the_reason() {
         events: vec![],
         ringbuf: 0,
         lost_events: 0,
+        settings: Default::default(),
     };
     assert_eq!(
         session::load_error(&e, &compiled).to_string(),
