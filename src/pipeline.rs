@@ -4,9 +4,11 @@
 
 use crate::cli::Emit;
 use probe_compiler::{object, CompiledProgram};
+use probe_lang::imports::{parse_script, ScriptLoader};
+use probe_lang::sources::Sources;
 use probe_lang::{diagnostic, Diagnostic};
 use probe_stdlib::Stdlib;
-use std::path::PathBuf;
+use std::path::{Component, Path, PathBuf};
 
 /// The script and the name to show for it in diagnostics.
 pub struct Source {
@@ -25,14 +27,45 @@ pub struct Options {
     pub params: Vec<String>,
 }
 
+/// Reads imported files from the file system, relative to the importing file's directory
+/// (the current directory for a script given with `-e`).
+struct FileLoader;
+
+impl ScriptLoader for FileLoader {
+    fn load(&self, path: &str, importer: &str) -> Result<(String, String), String> {
+        let dir = match Path::new(importer).parent() {
+            Some(d) if importer != "stdin" => d.to_path_buf(),
+            _ => PathBuf::new(),
+        };
+        // Without `.` and `dir/..` components, so that one file has one name.
+        let mut file = PathBuf::new();
+        for c in dir.join(path).components() {
+            match c {
+                Component::CurDir => {}
+                Component::ParentDir
+                    if matches!(file.components().next_back(), Some(Component::Normal(_))) =>
+                {
+                    file.pop();
+                }
+                c => file.push(c),
+            }
+        }
+        let text =
+            std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        Ok((file.display().to_string(), text))
+    }
+}
+
 /// Compiles `source` through every stage up to the object; on errors prints them and
 /// returns `Err(exit status)`.
 fn front(source: &Source, options: &Options) -> Result<(CompiledProgram, Vec<u8>), i32> {
+    let mut sources = Sources::new(source.name.as_str(), source.text.as_str());
+    let parsed = parse_script(&mut sources, &FileLoader);
     let report = |diags: Vec<Diagnostic>| {
-        eprint!("{}", diagnostic::render(&diags, &source.name, &source.text));
+        eprint!("{}", diagnostic::render_sources(&diags, &sources));
         1
     };
-    let ast = probe_lang::parse(&source.text).map_err(report)?;
+    let ast = parsed.map_err(report)?;
     if options.emit == Some(Emit::Ast) {
         println!("{ast:#?}");
         return Err(0);

@@ -288,3 +288,26 @@ fn diagnostics_name_the_script_file() {
     let err = stderr(&o);
     assert!(err.contains(&format!("{}:3:8", path.display())), "{err}");
 }
+
+/// Imports: a cycle, an error inside an imported file (shown in that file) and a file that
+/// cannot be read, run from the scripts' directory so that paths read as the user wrote
+/// them.
+#[test]
+fn import_errors_name_the_file_they_are_in() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/imports");
+    let cases: &[(&str, &[&str])] = &[
+        ("import_cycle", &["cycle_a.bt"]),
+        ("import_error_in_imported_file", &["bad_import.bt"]),
+        (
+            "import_missing_file",
+            &["-e", "import \"nope.bt\"; BEGIN { exit(); }"],
+        ),
+    ];
+    for (name, args) in cases {
+        let mut cmd = probe();
+        cmd.current_dir(&dir).args(*args);
+        let o = run_with_timeout(cmd, std::time::Duration::from_secs(30));
+        assert_eq!(o.status.code(), Some(1), "{name}");
+        insta::assert_snapshot!(*name, stderr(&o));
+    }
+}

@@ -4,7 +4,7 @@ use crate::span::Span;
 use crate::types::Type;
 
 /// A whole script: its probes in source order.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Program {
     /// Map declarations (`let @name = hash(1024);`), before or between the probes.
     pub maps: Vec<MapDecl>,
@@ -14,8 +14,19 @@ pub struct Program {
     pub config: Vec<(Ident, Expr)>,
     /// C struct definitions (`struct S { int a; }`), in source order.
     pub structs: Vec<StructDecl>,
+    /// `import "file.bt";`: other script files, merged in before checking.
+    pub imports: Vec<Import>,
     /// The probes, in source order.
     pub probes: Vec<Probe>,
+}
+
+/// `import "path";`: another script file whose macros, maps, structs, settings and probes
+/// join this one's.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Import {
+    /// As written: relative to the importing file's directory, or absolute.
+    pub path: String,
+    pub span: Span,
 }
 
 /// A C struct definition of the preamble: its text, laid out by `cstruct` before checking.
@@ -24,6 +35,17 @@ pub struct StructDecl {
     /// `struct name { ... }` as written.
     pub text: String,
     pub span: Span,
+}
+
+impl Program {
+    /// Adds the items of `other` after this program's (its imports excepted).
+    pub fn append(&mut self, other: Program) {
+        self.maps.extend(other.maps);
+        self.macros.extend(other.macros);
+        self.config.extend(other.config);
+        self.structs.extend(other.structs);
+        self.probes.extend(other.probes);
+    }
 }
 
 /// `macro name($var, @map) { ... }`: a body whose calls are replaced by it, with the
@@ -512,6 +534,8 @@ pub enum Item {
     Macro(Macro),
     /// `struct name { ... }`.
     Struct(StructDecl),
+    /// `import "path";`.
+    Import(Import),
     /// A probe.
     Probe(Probe),
 }

@@ -127,6 +127,17 @@ pub fn check_in(
     builtins: &dyn Builtins,
     env: &Environment,
 ) -> Result<CheckedProgram, Vec<Diagnostic>> {
+    if !program.imports.is_empty() {
+        return Err(program
+            .imports
+            .iter()
+            .map(|i| {
+                Diagnostic::error(i.span, format!("cannot import `{}` here", i.path))
+                    .with_label("imports are read only when running a script file")
+                    .with_note("merge the imported file's text into this script")
+            })
+            .collect());
+    }
     crate::params::substitute(&mut program, env.params)?;
     let settings = crate::config::apply(&mut program)?;
     let structs = crate::cstruct::define(&program.structs, env.structs)?;

@@ -3,7 +3,7 @@
 
 use crate::span::Span;
 use codespan_reporting::diagnostic::{Diagnostic as CsDiagnostic, Label};
-use codespan_reporting::files::SimpleFile;
+use codespan_reporting::files::SimpleFiles;
 use codespan_reporting::term::{self, termcolor::NoColor};
 
 /// One error about the script.
@@ -45,6 +45,16 @@ impl Diagnostic {
         self
     }
 
+    /// The same diagnostic about a file whose spans start `by` bytes further.
+    pub fn shifted(mut self, by: usize) -> Diagnostic {
+        let shift = |s: Span| Span::new(s.start as usize + by, s.end as usize + by);
+        self.span = shift(self.span);
+        for (s, _) in &mut self.related {
+            *s = shift(*s);
+        }
+        self
+    }
+
     /// Adds a note telling the user what to do.
     pub fn with_note(mut self, note: impl Into<String>) -> Diagnostic {
         self.notes.push(note.into());
@@ -54,29 +64,45 @@ impl Diagnostic {
 
 /// Renders diagnostics as plain text, the way the CLI prints them.
 pub fn render(diagnostics: &[Diagnostic], file_name: &str, source: &str) -> String {
-    let file = SimpleFile::new(file_name, source);
+    render_sources(
+        diagnostics,
+        &crate::sources::Sources::new(file_name, source),
+    )
+}
+
+/// Renders diagnostics about a script of several files, each label in its own file.
+pub fn render_sources(diagnostics: &[Diagnostic], sources: &crate::sources::Sources) -> String {
+    let mut files = SimpleFiles::new();
+    for f in sources.files() {
+        files.add(f.name.as_str(), f.text.as_str());
+    }
+    let label = |span: Span| {
+        let index = sources.index_of(span.start as usize);
+        (index, clamp(span, sources.file(index)))
+    };
     let config = term::Config::default();
     let mut out = NoColor::new(Vec::new());
     for d in diagnostics {
-        let mut labels = vec![Label::primary((), clamp(d.span, source)).with_message(&d.label)];
-        labels.extend(
-            d.related
-                .iter()
-                .map(|(s, l)| Label::secondary((), clamp(*s, source)).with_message(l)),
-        );
+        let (file, range) = label(d.span);
+        let mut labels = vec![Label::primary(file, range).with_message(&d.label)];
+        labels.extend(d.related.iter().map(|(s, l)| {
+            let (file, range) = label(*s);
+            Label::secondary(file, range).with_message(l)
+        }));
         let cs = CsDiagnostic::error()
             .with_message(&d.message)
             .with_labels(labels)
             .with_notes(d.notes.clone());
-        term::emit_to_write_style(&mut out, &config, &file, &cs).expect("render to memory");
+        term::emit_to_write_style(&mut out, &config, &files, &cs).expect("render to memory");
     }
     String::from_utf8(out.into_inner()).expect("codespan writes UTF-8")
 }
 
-/// Keeps a span inside the source so that rendering never fails.
-fn clamp(span: Span, source: &str) -> std::ops::Range<usize> {
-    let end = (span.end as usize).min(source.len());
-    let start = (span.start as usize).min(end);
+/// Keeps a span inside its file so that rendering never fails; returns the range in it.
+fn clamp(span: Span, file: &crate::sources::SourceFile) -> std::ops::Range<usize> {
+    let len = file.text.len();
+    let end = (span.end as usize).saturating_sub(file.base).min(len);
+    let start = (span.start as usize).saturating_sub(file.base).min(end);
     start..end
 }
 

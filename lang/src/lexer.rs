@@ -75,6 +75,8 @@ pub enum Tok {
     Offsetof,
     /// `macro`.
     Macro,
+    /// `import`.
+    Import,
     /// `config`.
     Config,
     /// `for`.
@@ -127,6 +129,7 @@ impl Tok {
             Tok::Sizeof => "sizeof",
             Tok::Offsetof => "offsetof",
             Tok::Macro => "macro",
+            Tok::Import => "import",
             Tok::Config => "config",
             Tok::For => "for",
             Tok::Dot => ".",
@@ -272,6 +275,8 @@ enum Raw {
     Sizeof,
     #[token("macro")]
     Macro,
+    #[token("import")]
+    Import,
     #[token("config")]
     Config,
     #[regex("u?int(8|16|32|64)|bool", priority = 10)]
@@ -379,7 +384,7 @@ impl Lexer<'_> {
                         .map_or(self.src.len(), |n| self.pos + n);
                 }
                 Mode::AttachPoint
-                    if ["let", "macro", "config"].iter().any(|w| {
+                    if ["let", "macro", "config", "import"].iter().any(|w| {
                         self.src[self.pos..].starts_with(w)
                             && self.src[self.pos + w.len()..]
                                 .starts_with(|c: char| c.is_whitespace())
@@ -779,6 +784,7 @@ impl Lexer<'_> {
             Raw::Unroll => Tok::Unroll,
             Raw::Sizeof => Tok::Sizeof,
             Raw::Macro => Tok::Macro,
+            Raw::Import => Tok::Import,
             Raw::Config => Tok::Config,
             Raw::For => Tok::For,
             Raw::DotDot => Tok::DotDot,
@@ -901,7 +907,7 @@ impl Lexer<'_> {
 }
 
 /// Words of bpftrace's language that probe does not implement yet.
-const NOT_YET_KEYWORDS: [&str; 6] = ["import", "config", "struct", "union", "enum", "typeof"];
+const NOT_YET_KEYWORDS: [&str; 5] = ["config", "struct", "union", "enum", "typeof"];
 
 /// The error for a construct of bpftrace's language that probe does not implement yet.
 pub fn not_supported_yet(span: Span, what: &str) -> Diagnostic {

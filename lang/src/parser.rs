@@ -14,7 +14,16 @@ lalrpop_mod!(
 
 /// Parses a whole script.
 pub fn parse(source: &str) -> Result<Program, Vec<Diagnostic>> {
-    let tokens = lexer::lex(source).map_err(|d| vec![d])?;
+    parse_at(source, 0)
+}
+
+/// Parses one file of a script, its spans starting at `base` (see `Sources`).
+pub fn parse_at(source: &str, base: usize) -> Result<Program, Vec<Diagnostic>> {
+    let tokens: Vec<_> = lexer::lex(source)
+        .map_err(|d| vec![d.shifted(base)])?
+        .into_iter()
+        .map(|(l, t, r)| (l + base, t, r + base))
+        .collect();
     let opens: Vec<usize> = tokens
         .iter()
         .filter(|(_, t, _)| *t == Tok::LBrace)
@@ -25,7 +34,7 @@ pub fn parse(source: &str) -> Result<Program, Vec<Diagnostic>> {
         .parse(&mut recovered, tokens.into_iter().map(Ok::<_, Diagnostic>));
     let mut errors: Vec<Diagnostic> = recovered
         .into_iter()
-        .map(|r| convert(r.error, source, &opens))
+        .map(|r| convert(r.error, source, base, &opens))
         .collect();
     match result {
         Ok(program) if errors.is_empty() => Ok(program),
@@ -34,7 +43,7 @@ pub fn parse(source: &str) -> Result<Program, Vec<Diagnostic>> {
             Err(errors)
         }
         Err(e) => {
-            errors.push(convert(e, source, &opens));
+            errors.push(convert(e, source, base, &opens));
             errors.sort_by_key(|d| (d.span.start, d.span.end));
             errors.dedup();
             Err(errors)
@@ -97,17 +106,23 @@ fn expected_text(expected: &[String]) -> String {
     }
 }
 
-fn convert(e: ParseError<usize, Tok, Diagnostic>, source: &str, opens: &[usize]) -> Diagnostic {
+fn convert(
+    e: ParseError<usize, Tok, Diagnostic>,
+    source: &str,
+    base: usize,
+    opens: &[usize],
+) -> Diagnostic {
     match e {
         ParseError::User { error } => error,
         ParseError::InvalidToken { location } => {
             Diagnostic::error(Span::new(location, location + 1), "invalid token")
         }
         ParseError::UnrecognizedEof { location, expected } => {
+            let location = location.saturating_sub(base);
             let at = source.trim_end().len().max(location.min(source.len()));
             let at = at.min(source.len());
             let mut d = Diagnostic::error(
-                Span::new(at.saturating_sub(1), at),
+                Span::new(base + at.saturating_sub(1), base + at),
                 "unexpected end of input",
             )
             .with_label(expected_text(&expected));
