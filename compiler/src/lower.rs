@@ -472,6 +472,22 @@ impl<'a> LowerCx<'a> {
         }
     }
 
+    /// The kernel address of a place: a struct field read through a pointer, or `*p`.
+    fn place_address(&mut self, e: &Expr) -> Result<VReg, Diagnostic> {
+        match &e.kind {
+            ExprKind::Field { base, offset, .. } => {
+                let at = self.struct_address(base)?;
+                Ok(self.alu(AluOp::Add, at, Operand::Imm(i64::from(*offset))))
+            }
+            ExprKind::Unary {
+                op: UnaryOp::Deref,
+                expr,
+            } => self.scalar(expr),
+            _ => Err(Diagnostic::error(e.span, "this has no address")
+                .with_label("not a place in kernel memory")),
+        }
+    }
+
     /// Reads a value of type `ty` from kernel address `at` with `bpf_probe_read_kernel`
     /// (a failed read gives zeroes).
     fn read_kernel(&mut self, at: VReg, ty: &Type, span: Span) -> Result<Value, Diagnostic> {
@@ -1250,6 +1266,10 @@ impl<'a> LowerCx<'a> {
                     _ => v,
                 }))
             }
+            ExprKind::Unary {
+                op: UnaryOp::AddrOf,
+                expr,
+            } => Ok(Value::Scalar(self.place_address(expr)?)),
             ExprKind::Unary { op, expr } => {
                 let v = self.scalar(expr)?;
                 Ok(Value::Scalar(match op {
@@ -1260,6 +1280,7 @@ impl<'a> LowerCx<'a> {
                     }
                     UnaryOp::BitNot => self.alu(AluOp::Xor, v, Operand::Imm(-1)),
                     UnaryOp::Not => return self.bool_value(e),
+                    UnaryOp::AddrOf => unreachable!("lowered above"),
                     UnaryOp::Deref => {
                         let Type::Int { bits, signed } = e.ty else {
                             unreachable!("pointers point to integers")

@@ -373,6 +373,8 @@ pub enum UnaryOp {
     BitNot,
     /// `*p`: the value a pointer points to.
     Deref,
+    /// `&e`: the kernel address of a struct field or of what a pointer points to.
+    AddrOf,
 }
 
 /// Binary operators, in C's meaning.

@@ -345,6 +345,28 @@ impl Checker<'_> {
         self.scopes.pop();
     }
 
+    /// The type of `&e`: a pointer, for a place in kernel memory (a struct field read
+    /// through a pointer, or `*p`).
+    fn address_of(&mut self, e: &Expr) -> Type {
+        let in_kernel = match &e.kind {
+            ExprKind::Field { base, .. } => {
+                !matches!(&base.kind, ExprKind::Builtin(b) if b.name == "args")
+            }
+            ExprKind::Unary {
+                op: UnaryOp::Deref, ..
+            } => true,
+            _ => false,
+        };
+        if !in_kernel {
+            self.errors.push(crate::lexer::not_supported_yet(
+                e.span,
+                "`&` of anything but a struct field or `*pointer`",
+            ));
+            return Type::Unknown;
+        }
+        Type::Ptr(Box::new(e.ty.clone()))
+    }
+
     /// The type of `$kv` in `for ($kv : @map)`: `(key, value)`, the key a tuple when the map
     /// has several.
     fn map_element(&mut self, map: &Ident) -> Type {
@@ -1390,6 +1412,9 @@ impl Checker<'_> {
                 if expr.ty == Type::Unknown {
                     return Type::Unknown;
                 }
+                if *op == UnaryOp::AddrOf {
+                    return self.address_of(expr);
+                }
                 if !expr.ty.is_scalar() {
                     self.errors.push(operand_error(expr, "an integer"));
                     return Type::Unknown;
@@ -1407,6 +1432,7 @@ impl Checker<'_> {
                     (UnaryOp::Not, _) => Type::Bool,
                     (UnaryOp::Neg, _) => Type::I64,
                     (UnaryOp::BitNot, t) => int_of(t),
+                    (UnaryOp::AddrOf, _) => unreachable!("handled above"),
                 }
             }
             ExprKind::Binary { op, lhs, rhs } => {
