@@ -1,6 +1,7 @@
 //! probe-compiler: lowers a checked probe program to eBPF and describes the BPF object
 //! (maps, programs, events) for the runtime.
 
+pub mod big_values;
 pub mod bpf;
 pub mod builtins;
 pub mod codegen;
@@ -69,7 +70,10 @@ pub fn compile(
                 lost_events,
                 scratch,
             )
-            .and_then(|ir| {
+            .and_then(|mut ir| {
+                for f in &mut ir {
+                    big_values::fit_frame(f, scratch, cp.probe.span)?;
+                }
                 let (insns, insn_spans, functions) = codegen::compile_program(&ir, cp.probe.span)?;
                 Ok((ir, insns, insn_spans, functions))
             });

@@ -119,6 +119,13 @@ pub fn compile_program(
     Ok((insns, spans, starts))
 }
 
+/// Bytes of stack `func` needs once its registers are allocated (spills included).
+pub fn frame_size(func: &Function) -> u32 {
+    let mut m = isel::select(func);
+    regalloc::allocate(&mut m);
+    m.frame_size
+}
+
 /// Translates a function to eBPF instructions, with the source span of each instruction.
 pub fn compile_function(func: &Function, span: Span) -> Result<(Vec<Insn>, Vec<Span>), Diagnostic> {
     let mut m = isel::select(func);
