@@ -1474,8 +1474,7 @@ impl Checker<'_> {
                 match op {
                     BinaryOp::And | BinaryOp::Or => Type::Bool,
                     o if o.is_comparison() => Type::Bool,
-                    BinaryOp::Shl | BinaryOp::Shr => int_of(&lhs.ty),
-                    _ => promote(&lhs.ty, &rhs.ty),
+                    _ => arith_type(op, lhs, rhs),
                 }
             }
             ExprKind::Ternary {
@@ -1574,23 +1573,24 @@ fn int_of(t: &Type) -> Type {
     }
 }
 
-/// C's usual arithmetic conversions, simplified to bpftrace's: the result is 64 bits wide,
-/// unsigned if either side is unsigned 64-bit.
-fn promote(a: &Type, b: &Type) -> Type {
-    let unsigned64 = |t: &Type| {
-        matches!(
-            t,
-            Type::Int {
-                bits: 64,
-                signed: false
-            }
-        )
+/// The type of an arithmetic result, as bpftrace types it: 64 bits wide; signed if either
+/// operand is (a non-negative literal takes the other operand's sign), always for `-`, and
+/// as the left operand for shifts.
+fn arith_type(op: BinaryOp, lhs: &Expr, rhs: &Expr) -> Type {
+    let signed = |e: &Expr| matches!(e.ty, Type::Int { signed: true, .. });
+    let literal = |e: &Expr| matches!(e.kind, ExprKind::Int(_));
+    let (l, r) = match (literal(lhs), literal(rhs)) {
+        (true, false) => (signed(rhs), signed(rhs)),
+        (false, true) => (signed(lhs), signed(lhs)),
+        (true, true) => (false, false),
+        (false, false) => (signed(lhs), signed(rhs)),
     };
-    if unsigned64(a) || unsigned64(b) {
-        Type::U64
-    } else {
-        Type::I64
-    }
+    let signed = match op {
+        BinaryOp::Shl | BinaryOp::Shr => l,
+        BinaryOp::Sub => true,
+        _ => l || r,
+    };
+    Type::Int { bits: 64, signed }
 }
 
 /// The type that holds values of both `a` and `b`, if there is one.
