@@ -139,7 +139,7 @@ fn language_outputs_match_expected() {
 }
 
 #[test]
-fn kprobe_loads_then_fails_to_attach_clearly() {
+fn kprobe_is_refused_before_loading_with_an_alternative() {
     let _k = kernel();
     let before = loaded_program_names();
     let o = run_probe(&["kprobe:vfs_read < @[comm] = count(); >"]);
@@ -733,5 +733,65 @@ fn data_loc_strings_match_bpftrace() {
     assert_eq!(
         same_as_bpftrace(&["-e", script, "-c", "/bin/true"]),
         "Attaching 1 probe...\n/bin/true 1\n\n\n"
+    );
+}
+
+/// `rawtracepoint:` (`rt:`): the raw arguments; sys_enter's second is the syscall number
+/// (62 is kill on x86-64).
+#[test]
+fn rawtracepoint_reads_raw_arguments() {
+    let _k = kernel();
+    let o = run_probe(&[
+        "-e",
+        "rt:sys_enter /arg1 == 62/ { @[comm] = count(); }",
+        "-c",
+        "/bin/kill -0 1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "Attaching 1 probe...\n\n\n@[kill]: 1\n");
+}
+
+/// `profile:hz:N` fires on every CPU; `software:` counts kernel software events; both are
+/// sampled, so the test checks shapes and bounds, not exact numbers.
+#[test]
+fn profile_and_software_events_fire() {
+    let _k = kernel();
+    let o = run_probe(&[
+        "-e",
+        "profile:hz:99 { @p = count(); } software:cs:1 { @cs = count(); } \
+         s:page-faults:1 { @faults = count(); } i:ms:500 { exit(); }",
+        "-c",
+        "/bin/sh -c 'for i in 1 2 3 4 5; do /bin/true; done'",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("Attaching 4 probes...\n"), "{out}");
+    for map in ["@cs: ", "@faults: ", "@p: "] {
+        let n: u64 = out
+            .lines()
+            .find_map(|l| l.strip_prefix(map))
+            .unwrap_or_else(|| panic!("no {map} in {out}"))
+            .parse()
+            .unwrap();
+        assert!(n > 0, "{map}{n}");
+    }
+}
+
+/// Hardware events need a PMU, which this virtual machine lacks: refused before loading,
+/// with the reason and what to use instead.
+#[test]
+fn hardware_events_without_a_pmu_are_refused_clearly() {
+    let _k = kernel();
+    let o = run_probe(&["-e", "hardware:cycles:1000000 { @ = count(); }"]);
+    if std::path::Path::new("/sys/bus/event_source/devices/cpu").exists() {
+        assert!(o.status.success(), "{}", stderr(&o));
+        return;
+    }
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        "probe: hardware:cycles:1000000: cannot attach: this machine has no hardware \
+         performance counters (no `cpu` PMU in /sys/bus/event_source/devices, as in most \
+         virtual machines); use software:cpu-clock or profile:hz:99 instead\n"
     );
 }

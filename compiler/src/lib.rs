@@ -62,6 +62,7 @@ pub fn compile(
             let program_name = kind.program_name();
             let result = lower::lower_probe(
                 &program_name,
+                kind,
                 cp,
                 &maps,
                 &mut events,

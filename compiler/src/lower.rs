@@ -6,7 +6,7 @@ use crate::program::{EventArg, EventKind, MapMeta};
 use probe_lang::ast::*;
 use probe_lang::check::{map_display_name, CheckedProbe};
 use probe_lang::types::Type;
-use probe_lang::{Diagnostic, Span};
+use probe_lang::{AttachKind, Diagnostic, Span};
 use std::collections::HashMap;
 
 /// BPF helper numbers the compiler emits.
@@ -49,6 +49,8 @@ pub struct LowerCx<'a> {
     span: Span,
     /// The program's context pointer.
     pub ctx: VReg,
+    /// Where the program attaches.
+    attach: &'a AttachKind,
     /// Scratch variables, innermost scope last; `None` for a `let $x;` never assigned.
     vars: Vec<HashMap<String, Option<Var>>>,
     /// The type of each variable, by the binding number the checker gave it.
@@ -91,6 +93,7 @@ pub type Functions = Vec<Function>;
 #[allow(clippy::too_many_arguments)]
 pub fn lower_probe(
     name: &str,
+    attach: &AttachKind,
     checked: &CheckedProbe,
     maps: &[MapMeta],
     events: &mut Vec<EventKind>,
@@ -112,6 +115,7 @@ pub fn lower_probe(
         cur: BlockId(0),
         span: probe.span,
         ctx: VReg(0),
+        attach,
         vars: vec![HashMap::new()],
         var_types: &checked.var_types,
         loops: vec![],
@@ -150,6 +154,11 @@ pub fn lower_probe(
 }
 
 impl<'a> LowerCx<'a> {
+    /// Where the program being lowered attaches.
+    pub fn attach(&self) -> &AttachKind {
+        self.attach
+    }
+
     /// A fresh virtual register.
     pub fn vreg(&mut self) -> VReg {
         self.func.vregs += 1;
@@ -1602,6 +1611,7 @@ impl LowerCx<'_> {
             cur: BlockId(0),
             span: self.span,
             ctx: VReg(0),
+            attach: self.attach,
             vars: vec![HashMap::new()],
             var_types: self.var_types,
             loops: vec![],

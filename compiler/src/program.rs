@@ -127,7 +127,7 @@ pub struct CompiledProgram {
 /// The ELF section for a program of this attach kind.
 pub fn section_for(kind: &AttachKind) -> String {
     match kind {
-        AttachKind::Begin | AttachKind::End => "raw_tp".into(),
+        AttachKind::Begin | AttachKind::End | AttachKind::RawTracepoint { .. } => "raw_tp".into(),
         AttachKind::Tracepoint { category, event } => format!("tracepoint/{category}/{event}"),
         AttachKind::Kprobe {
             function,
@@ -137,7 +137,10 @@ pub fn section_for(kind: &AttachKind) -> String {
             function,
             ret: true,
         } => format!("kretprobe/{function}"),
-        AttachKind::Interval { .. } => "perf_event".into(),
+        AttachKind::Interval { .. }
+        | AttachKind::Profile { .. }
+        | AttachKind::Software { .. }
+        | AttachKind::Hardware { .. } => "perf_event".into(),
     }
 }
 

@@ -16,6 +16,89 @@ pub enum AttachKind {
     Kprobe { function: String, ret: bool },
     /// `interval:s:N`, `interval:ms:N`, `interval:us:N` (short `i:`): every period on one CPU.
     Interval { period_ns: u64 },
+    /// `rawtracepoint:event` (short `rt:`): a kernel tracepoint's raw arguments.
+    RawTracepoint { event: String },
+    /// `profile:hz:N`, `profile:s:N`, ... (short `p:`): every period on every CPU.
+    Profile { period_ns: u64 },
+    /// `software:event:count` (short `s:`): every `count` occurrences of a kernel software
+    /// event, on every CPU.
+    Software { event: PerfEvent, count: u64 },
+    /// `hardware:event:count` (short `h:`): every `count` occurrences of a hardware event,
+    /// on every CPU.
+    Hardware { event: PerfEvent, count: u64 },
+}
+
+/// A perf event by bpftrace's name for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PerfEvent {
+    /// The name as bpftrace spells it.
+    pub name: &'static str,
+    /// Its short alias, if it has one.
+    pub alias: Option<&'static str>,
+    /// The kernel's `perf_event_attr.config` for it.
+    pub config: u64,
+    /// The sampling count when the attach point gives none.
+    pub default_count: u64,
+}
+
+const fn event(
+    name: &'static str,
+    alias: Option<&'static str>,
+    config: u64,
+    default_count: u64,
+) -> PerfEvent {
+    PerfEvent {
+        name,
+        alias,
+        config,
+        default_count,
+    }
+}
+
+/// The software events (`PERF_TYPE_SOFTWARE`).
+pub const SOFTWARE_EVENTS: [PerfEvent; 11] = [
+    event("cpu-clock", Some("cpu"), 0, 1_000_000),
+    event("task-clock", None, 1, 1_000_000),
+    event("page-faults", Some("faults"), 2, 100),
+    event("context-switches", Some("cs"), 3, 1_000),
+    event("cpu-migrations", None, 4, 1),
+    event("minor-faults", None, 5, 100),
+    event("major-faults", None, 6, 1),
+    event("alignment-faults", None, 7, 1),
+    event("emulation-faults", None, 8, 1),
+    event("dummy", None, 9, 1),
+    event("bpf-output", None, 10, 1),
+];
+
+/// The hardware events (`PERF_TYPE_HARDWARE`).
+pub const HARDWARE_EVENTS: [PerfEvent; 10] = [
+    event("cpu-cycles", Some("cycles"), 0, 1_000_000),
+    event("instructions", None, 1, 1_000_000),
+    event("cache-references", None, 2, 1_000_000),
+    event("cache-misses", None, 3, 1_000_000),
+    event("branch-instructions", Some("branches"), 4, 100_000),
+    event("branch-misses", None, 5, 100_000),
+    event("bus-cycles", None, 6, 100_000),
+    event("frontend-stalls", None, 7, 1_000_000),
+    event("backend-stalls", None, 8, 1_000_000),
+    event("ref-cycles", None, 9, 1_000_000),
+];
+
+/// A period `unit:N` (`hz`, `s`, `ms`, `us`) in nanoseconds, or what is wrong with it.
+fn period(unit: &str, count: &str) -> Result<u64, &'static str> {
+    let n: u64 = count
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or("s|ms|us|hz:N with N > 0")?;
+    match unit {
+        "hz" => Some(1_000_000_000 / n).filter(|p| *p > 0),
+        "s" => n.checked_mul(1_000_000_000),
+        "ms" => n.checked_mul(1_000_000),
+        "us" => n.checked_mul(1_000),
+        _ => return Err("s|ms|us|hz:N"),
+    }
+    .ok_or("a period between 1 ns and 584 years")
 }
 
 impl AttachKind {
@@ -23,8 +106,26 @@ impl AttachKind {
     pub fn parse(text: &str, span: Span) -> Result<AttachKind, Diagnostic> {
         let parts: Vec<&str> = text.split(':').collect();
         let bad = |what: &str, usage: &str| {
+            let example = match what {
+                "tracepoint" => "tracepoint:syscalls:sys_enter_read",
+                "interval" => "interval:s:1 or interval:hz:10",
+                "profile" => "profile:hz:99",
+                "rawtracepoint" => "rawtracepoint:sys_enter",
+                "software" => "software:page-faults:100",
+                "hardware" => "hardware:cycles:1000000",
+                _ => "kprobe:vfs_read",
+            };
             Diagnostic::error(span, format!("invalid {what} attach point `{text}`"))
                 .with_label(format!("expected `{usage}`"))
+                .with_note(format!("for example {example}"))
+        };
+        // `kind:` before a period's form; a range stands alone.
+        let usage = |kind: &str, why: &str| {
+            if why.starts_with("a period") {
+                why.to_string()
+            } else {
+                format!("{kind}:{why}")
+            }
         };
         match parts[0] {
             "BEGIN" | "begin" if parts.len() == 1 => Ok(AttachKind::Begin),
@@ -51,38 +152,86 @@ impl AttachKind {
                 _ => Err(bad(kind, &format!("{kind}:function"))),
             },
             "interval" | "i" => match parts[..] {
-                [_, unit, count] => {
-                    let scale = match unit {
-                        "s" => 1_000_000_000,
-                        "ms" => 1_000_000,
-                        "us" => 1_000,
-                        "hz" => 0,
-                        _ => return Err(bad("interval", "interval:s|ms|us|hz:N")),
-                    };
-                    let n: u64 = count
+                [_, unit, count] => period(unit, count)
+                    .map(|period_ns| AttachKind::Interval { period_ns })
+                    .map_err(|why| bad("interval", &usage("interval", why))),
+                _ => Err(bad("interval", "interval:s|ms|us|hz:N")),
+            },
+            "profile" | "p" => match parts[..] {
+                [_, unit, count] => period(unit, count)
+                    .map(|period_ns| AttachKind::Profile { period_ns })
+                    .map_err(|why| bad("profile", &usage("profile", why))),
+                _ => Err(bad("profile", "profile:s|ms|us|hz:N")),
+            },
+            "rawtracepoint" | "rt" => match parts[..] {
+                [_, event] | [_, _, event] if !event.is_empty() => Ok(AttachKind::RawTracepoint {
+                    event: event.into(),
+                }),
+                _ => Err(bad("rawtracepoint", "rawtracepoint:event")),
+            },
+            kind @ ("software" | "s" | "hardware" | "h") => {
+                let hardware = kind.starts_with('h');
+                let (events, long) = if hardware {
+                    (&HARDWARE_EVENTS[..], "hardware")
+                } else {
+                    (&SOFTWARE_EVENTS[..], "software")
+                };
+                let (name, count) = match parts[..] {
+                    [_, name] => (name, None),
+                    [_, name, count] => (name, Some(count)),
+                    _ => return Err(bad(long, &format!("{long}:event:count"))),
+                };
+                let Some(event) = events
+                    .iter()
+                    .find(|e| e.name == name || e.alias == Some(name))
+                    .copied()
+                else {
+                    let names: Vec<&str> = events.iter().map(|e| e.name).collect();
+                    return Err(
+                        Diagnostic::error(span, format!("unknown {long} event `{name}`"))
+                            .with_label("not an event of this kind")
+                            .with_note(format!("{long} events: {}", names.join(", "))),
+                    );
+                };
+                let count = match count {
+                    None => event.default_count,
+                    Some(c) => c
                         .parse()
                         .ok()
                         .filter(|n| *n > 0)
-                        .ok_or_else(|| bad("interval", "interval:s|ms|us|hz:N with N > 0"))?;
-                    let period_ns = if scale == 0 {
-                        Some(1_000_000_000 / n)
-                    } else {
-                        n.checked_mul(scale)
-                    }
-                    .filter(|p| *p > 0)
-                    .ok_or_else(|| bad("interval", "a period between 1 ns and 584 years"))?;
-                    Ok(AttachKind::Interval { period_ns })
-                }
-                _ => Err(bad("interval", "interval:s|ms|us|hz:N")),
-            },
+                        .ok_or_else(|| bad(long, &format!("{long}:event:N with N > 0")))?,
+                };
+                Ok(if hardware {
+                    AttachKind::Hardware { event, count }
+                } else {
+                    AttachKind::Software { event, count }
+                })
+            }
             _ => Err(
                 Diagnostic::error(span, format!("unknown probe kind `{}`", parts[0]))
                     .with_label("not a probe kind")
                     .with_note(
-                        "supported here: BEGIN, END, tracepoint:category:event, kprobe:function, \
-                     kretprobe:function, interval:s|ms|us|hz:N",
+                        "supported here: BEGIN, END, tracepoint:category:event, \
+                         rawtracepoint:event, kprobe:function, kretprobe:function, \
+                         interval:s|ms|us|hz:N, profile:s|ms|us|hz:N, software:event:N, \
+                         hardware:event:N",
                     ),
             ),
+        }
+    }
+
+    /// Bytes of context a program of this kind may read (0 where it has none to read, and
+    /// for tracepoints, whose record size comes from their format): a raw tracepoint's
+    /// twelve 64-bit arguments, a kprobe's `pt_regs`, a perf event's `bpf_perf_event_data`.
+    pub fn context_size(&self) -> u32 {
+        match self {
+            AttachKind::RawTracepoint { .. } => 96,
+            AttachKind::Kprobe { .. } => 168,
+            AttachKind::Interval { .. }
+            | AttachKind::Profile { .. }
+            | AttachKind::Software { .. }
+            | AttachKind::Hardware { .. } => 184,
+            AttachKind::Begin | AttachKind::End | AttachKind::Tracepoint { .. } => 0,
         }
     }
 
@@ -106,6 +255,10 @@ impl AttachKind {
                 ret: true,
             } => format!("kretprobe:{function}"),
             AttachKind::Interval { period_ns } => format!("interval:us:{}", period_ns / 1000),
+            AttachKind::RawTracepoint { event } => format!("rawtracepoint:{event}"),
+            AttachKind::Profile { period_ns } => format!("profile:us:{}", period_ns / 1000),
+            AttachKind::Software { event, count } => format!("software:{}:{count}", event.name),
+            AttachKind::Hardware { event, count } => format!("hardware:{}:{count}", event.name),
         }
     }
 
@@ -131,6 +284,14 @@ impl AttachKind {
                 ret: true,
             } => format!("kretprobe_{}", clean(function)),
             AttachKind::Interval { period_ns } => format!("interval_{period_ns}ns"),
+            AttachKind::RawTracepoint { event } => format!("rawtracepoint_{}", clean(event)),
+            AttachKind::Profile { period_ns } => format!("profile_{period_ns}ns"),
+            AttachKind::Software { event, count } => {
+                format!("software_{}_{count}", clean(event.name))
+            }
+            AttachKind::Hardware { event, count } => {
+                format!("hardware_{}_{count}", clean(event.name))
+            }
         }
     }
 }

@@ -12,8 +12,12 @@ use std::collections::HashMap;
 
 /// What the checker needs to know about builtins; `probe-stdlib` implements it.
 pub trait Builtins {
-    /// The type of builtin variable `name`, or `None` if there is no such variable.
-    fn variable(&self, name: &str) -> Option<Type>;
+    /// The type of builtin variable `name` in a probe attached to `kind`: `None` if there
+    /// is no such variable, `Some(Err(why))` if this kind of probe does not have it.
+    fn variable(&self, name: &str, kind: &AttachKind) -> Option<Result<Type, String>>;
+    /// True for builtin variables read from the probe's context (`arg0`, `retval`), which
+    /// the body of a `for` over a map cannot reach.
+    fn reads_context(&self, name: &str) -> bool;
     /// True for functions whose first argument names a map (`delete(@m[k])`,
     /// `clear(@m)`) instead of reading it; their other arguments are that map's key.
     fn takes_map(&self, name: &str) -> bool;
@@ -150,6 +154,7 @@ pub fn check_in(
         loops: 0,
         map_loops: 0,
         decl_scope: 0,
+        kinds: vec![],
         args: None,
         used_fields: vec![],
         structs: &structs,
@@ -179,6 +184,7 @@ pub fn check_in(
                 }
             }
             let kinds: Vec<&AttachKind> = points.iter().map(|p| &p.kind).collect();
+            cx.kinds = kinds.iter().map(|k| (*k).clone()).collect();
             cx.args = kinds.iter().find_map(|k| match *k {
                 AttachKind::Tracepoint { category, event } => Some(
                     env.tracepoints
@@ -193,7 +199,7 @@ pub fn check_in(
                     .map(|f| f.offset + if f.data_loc { 4 } else { f.ty.size() })
                     .max()
                     .unwrap_or(0),
-                _ => 0,
+                _ => kinds.iter().map(|k| k.context_size()).min().unwrap_or(0),
             };
             cx.scopes = vec![HashMap::new()];
             cx.bindings.clear();
@@ -320,6 +326,8 @@ struct Checker<'a> {
     decl_scope: usize,
     /// How many `for` loops over maps enclose the statement being checked.
     map_loops: u32,
+    /// Where the probe being checked attaches.
+    kinds: Vec<AttachKind>,
     loops: u32,
     /// The fields of `args` in the probe being checked (`None` outside tracepoints).
     args: Option<Result<Vec<TracepointField>, String>>,
@@ -365,6 +373,30 @@ impl Checker<'_> {
             return Type::Unknown;
         }
         Type::Ptr(Box::new(e.ty.clone()))
+    }
+
+    /// Builtin variable `name` in every place the probe attaches: its type, or why one of
+    /// them does not have it.
+    fn builtin_variable(&self, name: &str) -> Option<Result<Type, String>> {
+        if self.map_loops > 0 && self.builtins.reads_context(name) {
+            return Some(Err(
+                "the body of `for` over a map runs without the probe's context: copy it to a \
+                 variable before the loop"
+                    .into(),
+            ));
+        }
+        let mut found = None;
+        for kind in &self.kinds {
+            match self.builtins.variable(name, kind)? {
+                Err(why) => return Some(Err(why)),
+                Ok(t) => found = Some(t),
+            }
+        }
+        match found {
+            Some(t) => Some(Ok(t)),
+            // A probe always has a place; be safe for the checker's own tests.
+            None => self.builtins.variable(name, &AttachKind::Begin),
+        }
     }
 
     /// The type of `$kv` in `for ($kv : @map)`: `(key, value)`, the key a tuple when the map
@@ -1264,8 +1296,16 @@ impl Checker<'_> {
                     }
                 }
             }
-            ExprKind::Builtin(id) => match self.builtins.variable(&id.name) {
-                Some(t) => t,
+            ExprKind::Builtin(id) => match self.builtin_variable(&id.name) {
+                Some(Ok(t)) => t,
+                Some(Err(why)) => {
+                    self.errors.push(
+                        Diagnostic::error(id.span, format!("`{}` is not available here", id.name))
+                            .with_label("not in this kind of probe")
+                            .with_note(why),
+                    );
+                    Type::Unknown
+                }
                 None if self.builtins.planned(&id.name) => {
                     self.errors.push(crate::lexer::not_supported_yet(
                         id.span,

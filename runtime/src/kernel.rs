@@ -9,3 +9,24 @@ pub fn kprobes_supported() -> bool {
             .join("kprobe_events")
             .exists()
 }
+
+/// Why this machine cannot attach a probe of `kind`, with what to use instead; `None`
+/// when it can, as far as can be told before loading.
+pub fn unavailable(kind: &probe_lang::AttachKind) -> Option<String> {
+    use probe_lang::AttachKind;
+    match kind {
+        AttachKind::Kprobe { .. } if !kprobes_supported() => Some(
+            "this kernel has no kprobe support (CONFIG_KPROBES is not set: no kprobe PMU and \
+             no kprobe_events in tracefs); use a tracepoint instead (probe -l lists them, e.g. \
+             tracepoint:syscalls:sys_enter_read)"
+                .into(),
+        ),
+        AttachKind::Hardware { .. } if !crate::perf::has_hardware_pmu() => Some(
+            "this machine has no hardware performance counters (no `cpu` PMU in \
+             /sys/bus/event_source/devices, as in most virtual machines); use \
+             software:cpu-clock or profile:hz:99 instead"
+                .into(),
+        ),
+        _ => None,
+    }
+}

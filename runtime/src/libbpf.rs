@@ -232,6 +232,14 @@ impl Object {
         Self::link(unsafe { sys::bpf_program__attach_tracepoint(p, c.as_ptr(), e.as_ptr()) })
     }
 
+    /// Attaches a raw tracepoint program to tracepoint `event`.
+    pub fn attach_raw_tracepoint(&self, prog: &str, event: &str) -> Result<Link, AttachError> {
+        let p = self.program(prog).map_err(AttachError)?;
+        let e = cstring(event);
+        // SAFETY: valid program and string.
+        Self::link(unsafe { sys::bpf_program__attach_raw_tracepoint(p, e.as_ptr()) })
+    }
+
     /// Attaches a program to the entry (or the return) of a kernel function.
     pub fn attach_kprobe(
         &self,

@@ -3,6 +3,7 @@
 
 use crate::libbpf::LoadError;
 use crate::output::{self, Event};
+use crate::perf;
 use probe_compiler::program::CompiledProgram;
 use probe_compiler::BuiltinFormat;
 use probe_lang::config::MissingProbes;
@@ -228,6 +229,31 @@ fn resolve(program: &str) -> Option<std::path::PathBuf> {
         })
 }
 
+/// Attaches probe `p` to a perf event of `kind`/`config` on every online CPU.
+fn attach_every_cpu(
+    object: &crate::libbpf::Object,
+    p: &probe_compiler::program::CompiledProbe,
+    kind: u32,
+    config: u64,
+    period: u64,
+) -> Result<Vec<crate::libbpf::Link>, String> {
+    let cpus =
+        perf::online_cpus().map_err(|e| format!("{}: cannot list CPUs: {e}", p.attach_text))?;
+    cpus.into_iter()
+        .map(|cpu| {
+            let fd = perf::open(kind, config, period, cpu).map_err(|e| {
+                format!(
+                    "{}: cannot open a perf event on CPU {cpu}: {e}",
+                    p.attach_text
+                )
+            })?;
+            object
+                .attach_perf_event(&p.program_name, fd)
+                .map_err(|e| format!("{}: cannot attach: {e}", p.attach_text))
+        })
+        .collect()
+}
+
 /// Runs the compiled program until it is told to stop, then prints its maps.
 pub fn run(
     compiled: &CompiledProgram,
@@ -244,6 +270,17 @@ pub fn run(
     }) {
         crate::tracefs::ensure_mounted()
             .map_err(|e| fail(format!("cannot mount tracefs at /sys/kernel/tracing: {e}")))?;
+    }
+    // Probe kinds this machine lacks are reported before anything is loaded (a dry run
+    // only loads, so it goes on).
+    if compiled.settings.missing_probes == MissingProbes::Error && !options.dry_run {
+        if let Some((p, why)) = compiled
+            .probes
+            .iter()
+            .find_map(|p| crate::kernel::unavailable(&p.attach).map(|why| (p, why)))
+        {
+            return Err(fail(format!("{}: cannot attach: {why}", p.attach_text)));
+        }
     }
     let mut object = crate::libbpf::Object::open(elf, "probe")
         .map_err(|e| fail(format!("cannot open the BPF object: {e}")))?;
@@ -279,34 +316,57 @@ pub fn run(
                 end.push(prog);
                 continue;
             }
-            AttachKind::Tracepoint { category, event } => object.attach_tracepoint(prog, category, event).map_err(|e| {
-                if e.errno() == libc::ENOENT {
-                    format!("{}: tracepoint not found", p.attach_text)
-                } else {
-                    format!("{}: cannot attach: {e}", p.attach_text)
-                }
-            }),
-            AttachKind::Kprobe { function, ret } => object.attach_kprobe(prog, function, *ret).map_err(|e| {
-                if !crate::kernel::kprobes_supported() {
-                    format!(
-                        "{}: cannot attach: this kernel has no kprobe support (CONFIG_KPROBES is not set); \
-                         use a tracepoint instead (probe -l lists them, e.g. tracepoint:syscalls:sys_enter_read)",
-                        p.attach_text
-                    )
-                } else {
-                    format!("{}: cannot attach: {e}", p.attach_text)
-                }
-            }),
+            AttachKind::Tracepoint { category, event } => object
+                .attach_tracepoint(prog, category, event)
+                .map(|l| vec![l])
+                .map_err(|e| {
+                    if e.errno() == libc::ENOENT {
+                        format!("{}: tracepoint not found", p.attach_text)
+                    } else {
+                        format!("{}: cannot attach: {e}", p.attach_text)
+                    }
+                }),
+            AttachKind::RawTracepoint { event } => object
+                .attach_raw_tracepoint(prog, event)
+                .map(|l| vec![l])
+                .map_err(|e| {
+                    if e.errno() == libc::ENOENT {
+                        format!(
+                            "{}: no tracepoint `{event}` (probe -l 'tracepoint:*' lists them)",
+                            p.attach_text
+                        )
+                    } else {
+                        format!("{}: cannot attach: {e}", p.attach_text)
+                    }
+                }),
+            AttachKind::Kprobe { function, ret } => object
+                .attach_kprobe(prog, function, *ret)
+                .map(|l| vec![l])
+                .map_err(|e| format!("{}: cannot attach: {e}", p.attach_text)),
             AttachKind::Interval { period_ns } => crate::perf::open_cpu_clock(0, *period_ns)
                 .map_err(|e| format!("{}: cannot open a perf event: {e}", p.attach_text))
                 .and_then(|fd| {
                     object
                         .attach_perf_event(prog, fd)
+                        .map(|l| vec![l])
                         .map_err(|e| format!("{}: cannot attach: {e}", p.attach_text))
                 }),
+            AttachKind::Profile { period_ns } => {
+                attach_every_cpu(&object, p, perf::PERF_TYPE_SOFTWARE, 0, *period_ns)
+            }
+            AttachKind::Software { event, count } => {
+                attach_every_cpu(&object, p, perf::PERF_TYPE_SOFTWARE, event.config, *count)
+            }
+            AttachKind::Hardware { event, count } => {
+                attach_every_cpu(&object, p, perf::PERF_TYPE_HARDWARE, event.config, *count)
+            }
         };
+        let attached = attached.map_err(|e| match crate::kernel::unavailable(&p.attach) {
+            Some(why) => format!("{}: cannot attach: {why}", p.attach_text),
+            None => e,
+        });
         match (attached, compiled.settings.missing_probes) {
-            (Ok(link), _) => links.push(link),
+            (Ok(new), _) => links.extend(new),
             (Err(e), MissingProbes::Error) => return Err(fail(e)),
             (Err(e), MissingProbes::Warn) => eprintln!("WARNING: {e}; tracing without it"),
             (Err(_), MissingProbes::Ignore) => {}

@@ -9,6 +9,8 @@ pub const CPU: Variable = Variable {
     name: "cpu",
     doc: "id of the CPU the probe fires on",
     ty: || Type::U32,
+    available: crate::anywhere,
+    reads_context: false,
     lower,
 };
 

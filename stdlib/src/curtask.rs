@@ -9,6 +9,8 @@ pub const CURTASK: Variable = Variable {
     name: "curtask",
     doc: "pointer to the current task's struct task_struct (read its fields: curtask->pid)",
     ty: || Type::Ptr(Box::new(Type::Struct("task_struct".into()))),
+    available: crate::anywhere,
+    reads_context: false,
     lower,
 };
 

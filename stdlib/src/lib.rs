@@ -2,6 +2,7 @@
 //! own module: its signature and docs (for the checker and `--help`), its lowering to IR
 //! (for the compiler) and, where it has one, its output formatting (for the runtime).
 
+mod args;
 mod clear;
 mod comm;
 mod count;
@@ -23,14 +24,23 @@ use probe_compiler::lower::{LowerCx, Value};
 use probe_compiler::{ArgValue, BuiltinFormat, BuiltinLowering};
 use probe_lang::ast::{Expr, ExprKind, Ident};
 use probe_lang::types::{Aggregation, Type};
-use probe_lang::{Builtins, Diagnostic, Span};
+use probe_lang::{AttachKind, Builtins, Diagnostic, Span};
 
 /// A builtin variable such as `comm` or `pid`.
 pub struct Variable {
     pub name: &'static str,
     pub doc: &'static str,
     pub ty: fn() -> Type,
+    /// Whether a probe of this kind has the variable, and why not.
+    pub available: fn(&AttachKind) -> Result<(), String>,
+    /// Read from the probe's context (so not inside a `for` over a map).
+    pub reads_context: bool,
     pub lower: fn(&mut LowerCx) -> Value,
+}
+
+/// For variables that every probe has.
+pub fn anywhere(_: &AttachKind) -> Result<(), String> {
+    Ok(())
 }
 
 /// The result of lowering a call: its value (if it has one), or an error.
@@ -64,6 +74,17 @@ pub struct AggregationDef {
 
 /// Every builtin variable.
 pub const VARIABLES: &[&Variable] = &[
+    &args::ARG0,
+    &args::ARG1,
+    &args::ARG2,
+    &args::ARG3,
+    &args::ARG4,
+    &args::ARG5,
+    &args::ARG6,
+    &args::ARG7,
+    &args::ARG8,
+    &args::ARG9,
+    &args::RETVAL,
     &comm::COMM,
     &cpu::CPU,
     &curtask::CURTASK,
@@ -114,13 +135,6 @@ const PLANNED: &[&str] = &[
     "func",
     "probe",
     "args",
-    "arg0",
-    "arg1",
-    "arg2",
-    "arg3",
-    "arg4",
-    "arg5",
-    "retval",
     "kstack",
     "ustack",
     "cpid",
@@ -193,8 +207,13 @@ impl Builtins for Stdlib {
         PLANNED.contains(&name)
     }
 
-    fn variable(&self, name: &str) -> Option<Type> {
-        VARIABLES.iter().find(|v| v.name == name).map(|v| (v.ty)())
+    fn variable(&self, name: &str, kind: &AttachKind) -> Option<Result<Type, String>> {
+        let v = VARIABLES.iter().find(|v| v.name == name)?;
+        Some((v.available)(kind).map(|()| (v.ty)()))
+    }
+
+    fn reads_context(&self, name: &str) -> bool {
+        VARIABLES.iter().any(|v| v.name == name && v.reads_context)
     }
 
     fn check_call(&self, name: &Ident, args: &[Expr], span: Span) -> Option<CheckResult> {

@@ -9,6 +9,8 @@ pub const NSECS: Variable = Variable {
     name: "nsecs",
     doc: "nanoseconds since boot (bpf_ktime_get_ns)",
     ty: || Type::U64,
+    available: crate::anywhere,
+    reads_context: false,
     lower,
 };
 

@@ -10,6 +10,8 @@ pub const PID: Variable = Variable {
     name: "pid",
     doc: "process id (thread group id) of the current task",
     ty: || Type::U32,
+    available: crate::anywhere,
+    reads_context: false,
     lower,
 };
 

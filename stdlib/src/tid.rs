@@ -10,6 +10,8 @@ pub const TID: Variable = Variable {
     name: "tid",
     doc: "thread id of the current task",
     ty: || Type::U32,
+    available: crate::anywhere,
+    reads_context: false,
     lower,
 };
 
