@@ -27,6 +27,10 @@ struct Cli {
     /// Compile, verify and load into the kernel (verifier included), then stop.
     #[arg(long)]
     dry_run: bool,
+    /// List the places probes can attach (matching the pattern given as SCRIPT, e.g.
+    /// 'tracepoint:sched:*'); with -v, each tracepoint's fields too.
+    #[arg(short = 'l')]
+    list: bool,
     /// More detail: the kernel verifier's log and libbpf's messages.
     #[arg(short = 'v', action = clap::ArgAction::Count)]
     verbose: u8,
@@ -48,6 +52,23 @@ pub enum Emit {
 /// Runs the CLI; returns the process exit status.
 pub fn main() -> i32 {
     let cli = Cli::parse();
+    if cli.list {
+        return match probe_runtime::listing::list(
+            cli.positional.first().map(String::as_str),
+            cli.verbose > 0,
+        ) {
+            Ok(text) => {
+                use std::io::Write;
+                // A reader that stops early (`| head`) is not an error.
+                let _ = std::io::stdout().write_all(text.as_bytes());
+                0
+            }
+            Err(e) => {
+                eprintln!("probe: {e}");
+                1
+            }
+        };
+    }
     let (script, params) = match &cli.program {
         Some(_) => (None, cli.positional.clone()),
         None => match cli.positional.split_first() {

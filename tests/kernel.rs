@@ -795,3 +795,27 @@ fn hardware_events_without_a_pmu_are_refused_clearly() {
          virtual machines); use software:cpu-clock or profile:hz:99 instead\n"
     );
 }
+
+/// `-l` lists attach points and `-lv` a tracepoint's fields, as bpftrace prints them.
+#[test]
+fn listing_matches_bpftrace() {
+    let _k = kernel();
+    let sched = same_as_bpftrace(&["-l", "tracepoint:sched:*"]);
+    assert!(sched.contains("tracepoint:sched:sched_switch\n"), "{sched}");
+    same_as_bpftrace(&["-lv", "tracepoint:syscalls:sys_enter_read"]);
+    same_as_bpftrace(&["-l", "tracepoint:syscalls:sys_enter_*"]);
+    // Short kinds, patterns without a kind, and the perf events.
+    let o = run_probe(&["-l", "t:sched:sched_switch"]);
+    assert_eq!(stdout(&o), "tracepoint:sched:sched_switch\n");
+    let o = run_probe(&["-l", "*sched_switch"]);
+    assert_eq!(
+        stdout(&o),
+        "rawtracepoint:sched_switch\ntracepoint:sched:sched_switch\n"
+    );
+    let o = run_probe(&["-l", "s:*faults*"]);
+    assert_eq!(
+        stdout(&o),
+        "software:alignment-faults:\nsoftware:emulation-faults:\nsoftware:major-faults:\n\
+         software:minor-faults:\nsoftware:page-faults:\n"
+    );
+}

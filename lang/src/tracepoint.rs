@@ -63,6 +63,22 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
     p[pi..].iter().all(|c| *c == '*')
 }
 
+/// The C declarations of a tracepoint's own fields (`common_` ones left out) as its
+/// format file writes them: `unsigned int fd`, `char * buf`.
+pub fn field_declarations(format: &str) -> Vec<String> {
+    format
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("field:"))
+        .filter_map(|rest| rest.split(';').next())
+        .map(str::trim)
+        .filter(|decl| {
+            let name = decl.rsplit([' ', '*']).next().unwrap_or("");
+            !name.split('[').next().unwrap_or("").starts_with("common_")
+        })
+        .map(str::to_string)
+        .collect()
+}
+
 /// Parses a tracefs `format` file. Fields the language cannot express yet (arrays other
 /// than `char[N]`) are left out.
 pub fn parse_format(text: &str) -> Vec<TracepointField> {
@@ -140,6 +156,15 @@ mod tests {
         assert!(!glob_match("sys_enter_read?", "sys_enter_read"));
         assert!(!glob_match("sys_exit_*", "sys_enter_read"));
         assert!(glob_match("*get*pid", "sys_enter_getppid"));
+    }
+
+    #[test]
+    fn declarations_leave_out_the_common_fields() {
+        let text = "format:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\tfield:unsigned int fd;\toffset:16;\tsize:8;\tsigned:0;\n\tfield:char * buf;\toffset:24;\tsize:8;\tsigned:0;\n\tfield:char comm[16];\toffset:32;\tsize:16;\tsigned:0;\n";
+        assert_eq!(
+            field_declarations(text),
+            ["unsigned int fd", "char * buf", "char comm[16]"]
+        );
     }
 
     #[test]

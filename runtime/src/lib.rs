@@ -4,6 +4,7 @@
 pub mod btf;
 pub mod kernel;
 pub mod libbpf;
+pub mod listing;
 pub mod maps;
 pub mod output;
 pub mod perf;
