@@ -18,6 +18,9 @@ struct Cli {
     /// Run this command, trace while it runs, stop when it exits.
     #[arg(short = 'c', value_name = "CMD")]
     command: Option<String>,
+    /// Trace this process: uprobes attach to it only; tracing stops when it exits.
+    #[arg(short = 'p', value_name = "PID")]
+    pid: Option<i32>,
     /// Stop after this stage and print it (`elf` writes the object to `-o FILE`).
     #[arg(long, value_enum, value_name = "STAGE")]
     emit: Option<Emit>,
@@ -107,6 +110,7 @@ pub fn main() -> i32 {
         verbose: cli.verbose,
         command: cli.command,
         params,
+        pid: cli.pid,
     };
     pipeline::run(&source, &options)
 }

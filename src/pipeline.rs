@@ -25,6 +25,8 @@ pub struct Options {
     pub command: Option<String>,
     /// The positional parameters `$1`, `$2`, ...
     pub params: Vec<String>,
+    /// The process to trace (`-p`).
+    pub pid: Option<i32>,
 }
 
 /// Reads imported files from the file system, relative to the importing file's directory
@@ -130,6 +132,7 @@ pub fn run(source: &Source, options: &Options) -> i32 {
         dry_run: options.dry_run,
         verbose: options.verbose,
         command: options.command.clone(),
+        pid: options.pid,
     };
     match probe_runtime::session::run(&compiled, &elf, &Stdlib, &session) {
         Ok(()) => 0,

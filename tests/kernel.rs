@@ -819,3 +819,100 @@ fn listing_matches_bpftrace() {
          software:minor-faults:\nsoftware:page-faults:\n"
     );
 }
+
+/// The test program's path (built with the tests).
+fn test_target() -> &'static str {
+    env!("CARGO_BIN_EXE_probe-test-target")
+}
+
+/// `uprobe`/`uretprobe` on a program's functions: arguments, return values, strings read
+/// from user memory; with `-c`, only the command is traced. The same as bpftrace.
+#[test]
+fn uprobes_match_bpftrace() {
+    let _k = kernel();
+    let t = test_target();
+    let script = format!(
+        "uprobe:{t}:probe_target_add {{ @calls = count(); @b = arg1; }} \
+         uretprobe:{t}:probe_target_add /retval == 12/ {{ @ret = retval; }} \
+         u:{t}:probe_target_greet {{ printf(\"%s\\n\", str(arg0)); }}"
+    );
+    let command = format!("{t} 3");
+    assert_eq!(
+        same_as_bpftrace(&["-e", &script, "-c", &command]),
+        "Attaching 3 probes...\nhello\n\n\n@b: 10\n@calls: 3\n@ret: 12\n"
+    );
+}
+
+/// A library by name (`libc`) and `function+offset`.
+#[test]
+fn uprobes_find_libraries_by_name() {
+    let _k = kernel();
+    let o = run_probe(&[
+        "-e",
+        "u:libc:getpid { @[comm] = count(); }",
+        "-c",
+        "/bin/sh -c 'echo $$ > /dev/null'",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "Attaching 1 probe...\n\n\n@[sh]: 1\n");
+    let t = test_target();
+    let o = run_probe(&[
+        "-e",
+        &format!("u:{t}:probe_target_add+0 {{ @ = count(); }}"),
+        "-c",
+        &format!("{t} 2"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).ends_with("@: 2\n"), "{}", stdout(&o));
+}
+
+/// `-p PID`: uprobes attach to that process, and tracing ends when it exits.
+#[test]
+fn uprobes_follow_a_running_process() {
+    let _k = kernel();
+    let t = test_target();
+    let mut target = std::process::Command::new(t)
+        .args(["6", "150"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = target.id().to_string();
+    let o = run_probe(&[
+        "-p",
+        &pid,
+        "-e",
+        &format!("u:{t}:probe_target_add {{ @calls = count(); @last = arg0; }}"),
+    ]);
+    target.wait().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "Attaching 1 probe...\n\n\n@calls: 6\n@last: 5\n"
+    );
+}
+
+/// A function or library that does not exist: one line saying which.
+#[test]
+fn uprobe_targets_that_do_not_exist_are_named() {
+    let _k = kernel();
+    let o = run_probe(&[
+        "-e",
+        "u:libc:no_such_function { @ = count(); }",
+        "-c",
+        "/bin/true",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.starts_with("probe: u:libc:no_such_function: no function `no_such_function` in /"),
+        "{err}"
+    );
+    let o = run_probe(&["-e", "u:no_such_lib:f { @ = count(); }", "-c", "/bin/true"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o)
+            .starts_with("probe: u:no_such_lib:f: no program `no_such_lib` in PATH and no library"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -137,6 +137,8 @@ pub fn section_for(kind: &AttachKind) -> String {
             function,
             ret: true,
         } => format!("kretprobe/{function}"),
+        AttachKind::Uprobe { ret: false, .. } => "uprobe".into(),
+        AttachKind::Uprobe { ret: true, .. } => "uretprobe".into(),
         AttachKind::Interval { .. }
         | AttachKind::Profile { .. }
         | AttachKind::Software { .. }

@@ -16,6 +16,15 @@ pub enum AttachKind {
     Kprobe { function: String, ret: bool },
     /// `interval:s:N`, `interval:ms:N`, `interval:us:N` (short `i:`): every period on one CPU.
     Interval { period_ns: u64 },
+    /// `uprobe:binary:function[+offset]` / `uretprobe:...` (short `u:`, `ur:`): a user-space
+    /// function's entry or return; the binary is a path, or a name looked up in `PATH` and
+    /// the library directories.
+    Uprobe {
+        binary: String,
+        function: String,
+        offset: u64,
+        ret: bool,
+    },
     /// `rawtracepoint:event` (short `rt:`): a kernel tracepoint's raw arguments.
     RawTracepoint { event: String },
     /// `profile:hz:N`, `profile:s:N`, ... (short `p:`): every period on every CPU.
@@ -112,6 +121,8 @@ impl AttachKind {
                 "profile" => "profile:hz:99",
                 "rawtracepoint" => "rawtracepoint:sys_enter",
                 "software" => "software:page-faults:100",
+                "uprobe" => "uprobe:/bin/bash:readline or uprobe:libc:malloc",
+                "uretprobe" => "uretprobe:/bin/bash:readline",
                 "hardware" => "hardware:cycles:1000000",
                 _ => "kprobe:vfs_read",
             };
@@ -163,6 +174,41 @@ impl AttachKind {
                     .map_err(|why| bad("profile", &usage("profile", why))),
                 _ => Err(bad("profile", "profile:s|ms|us|hz:N")),
             },
+            kind @ ("uprobe" | "u" | "uretprobe" | "ur") => {
+                let long = if kind.starts_with("ur") {
+                    "uretprobe"
+                } else {
+                    "uprobe"
+                };
+                let [_, binary, target] = parts[..] else {
+                    return Err(bad(long, &format!("{long}:binary:function")));
+                };
+                let (function, offset) = match target.split_once('+') {
+                    Some((f, off)) => {
+                        let off = off
+                            .strip_prefix("0x")
+                            .map_or_else(|| off.parse().ok(), |h| u64::from_str_radix(h, 16).ok())
+                            .ok_or_else(|| bad(long, &format!("{long}:binary:function+offset")))?;
+                        (f, off)
+                    }
+                    None => (target, 0),
+                };
+                if binary.is_empty() || function.is_empty() {
+                    return Err(bad(long, &format!("{long}:binary:function")));
+                }
+                if function.starts_with(|c: char| c.is_ascii_digit()) {
+                    return Err(crate::lexer::not_supported_yet(
+                        span,
+                        "a uprobe at an address (give the function's name)",
+                    ));
+                }
+                Ok(AttachKind::Uprobe {
+                    binary: binary.into(),
+                    function: function.into(),
+                    offset,
+                    ret: long == "uretprobe",
+                })
+            }
             "rawtracepoint" | "rt" => match parts[..] {
                 [_, event] | [_, _, event] if !event.is_empty() => Ok(AttachKind::RawTracepoint {
                     event: event.into(),
@@ -213,6 +259,7 @@ impl AttachKind {
                     .with_note(
                         "supported here: BEGIN, END, tracepoint:category:event, \
                          rawtracepoint:event, kprobe:function, kretprobe:function, \
+                         uprobe:binary:function, uretprobe:binary:function, \
                          interval:s|ms|us|hz:N, profile:s|ms|us|hz:N, software:event:N, \
                          hardware:event:N",
                     ),
@@ -226,7 +273,7 @@ impl AttachKind {
     pub fn context_size(&self) -> u32 {
         match self {
             AttachKind::RawTracepoint { .. } => 96,
-            AttachKind::Kprobe { .. } => 168,
+            AttachKind::Kprobe { .. } | AttachKind::Uprobe { .. } => 168,
             AttachKind::Interval { .. }
             | AttachKind::Profile { .. }
             | AttachKind::Software { .. }
@@ -256,6 +303,18 @@ impl AttachKind {
             } => format!("kretprobe:{function}"),
             AttachKind::Interval { period_ns } => format!("interval:us:{}", period_ns / 1000),
             AttachKind::RawTracepoint { event } => format!("rawtracepoint:{event}"),
+            AttachKind::Uprobe {
+                binary,
+                function,
+                offset,
+                ret,
+            } => {
+                let kind = if *ret { "uretprobe" } else { "uprobe" };
+                match offset {
+                    0 => format!("{kind}:{binary}:{function}"),
+                    n => format!("{kind}:{binary}:{function}+{n}"),
+                }
+            }
             AttachKind::Profile { period_ns } => format!("profile:us:{}", period_ns / 1000),
             AttachKind::Software { event, count } => format!("software:{}:{count}", event.name),
             AttachKind::Hardware { event, count } => format!("hardware:{}:{count}", event.name),
@@ -285,6 +344,16 @@ impl AttachKind {
             } => format!("kretprobe_{}", clean(function)),
             AttachKind::Interval { period_ns } => format!("interval_{period_ns}ns"),
             AttachKind::RawTracepoint { event } => format!("rawtracepoint_{}", clean(event)),
+            AttachKind::Uprobe {
+                binary,
+                function,
+                ret,
+                ..
+            } => {
+                let base = binary.rsplit('/').next().unwrap_or(binary);
+                let kind = if *ret { "uretprobe" } else { "uprobe" };
+                format!("{kind}_{}_{}", clean(base), clean(function))
+            }
             AttachKind::Profile { period_ns } => format!("profile_{period_ns}ns"),
             AttachKind::Software { event, count } => {
                 format!("software_{}_{count}", clean(event.name))

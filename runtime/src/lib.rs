@@ -11,3 +11,4 @@ pub mod perf;
 pub mod ringbuf;
 pub mod session;
 pub mod tracefs;
+pub mod uprobe;

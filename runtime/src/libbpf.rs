@@ -6,6 +6,7 @@ use std::ffi::{CStr, CString};
 use std::fmt;
 use std::io;
 use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 thread_local! {
@@ -230,6 +231,37 @@ impl Object {
         let (c, e) = (cstring(category), cstring(event));
         // SAFETY: valid program and strings.
         Self::link(unsafe { sys::bpf_program__attach_tracepoint(p, c.as_ptr(), e.as_ptr()) })
+    }
+
+    /// Attaches a program to the entry (or the return) of `function` + `offset` in the
+    /// ELF file `binary`, in process `pid` only, or in every process for `None`.
+    pub fn attach_uprobe(
+        &self,
+        prog: &str,
+        binary: &Path,
+        function: &str,
+        offset: u64,
+        ret: bool,
+        pid: Option<i32>,
+    ) -> Result<Link, AttachError> {
+        let p = self.program(prog).map_err(AttachError)?;
+        let (path, f) = (cstring(&binary.to_string_lossy()), cstring(function));
+        let opts = sys::bpf_uprobe_opts {
+            sz: std::mem::size_of::<sys::bpf_uprobe_opts>() as _,
+            retprobe: ret,
+            func_name: f.as_ptr(),
+            ..Default::default()
+        };
+        // SAFETY: valid program, strings and options that outlive the call.
+        Self::link(unsafe {
+            sys::bpf_program__attach_uprobe_opts(
+                p,
+                pid.unwrap_or(-1),
+                path.as_ptr(),
+                offset as _,
+                &opts,
+            )
+        })
     }
 
     /// Attaches a raw tracepoint program to tracepoint `event`.

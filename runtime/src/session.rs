@@ -25,6 +25,9 @@ pub struct Options {
     pub verbose: u8,
     /// A command to run while tracing (`-c`).
     pub command: Option<String>,
+    /// The process to trace (`-p`): uprobes attach to it only, and tracing ends when it
+    /// exits.
+    pub pid: Option<i32>,
 }
 
 /// Why a run failed, in one line for the user (libbpf's messages and the verifier log
@@ -229,6 +232,18 @@ fn resolve(program: &str) -> Option<std::path::PathBuf> {
         })
 }
 
+/// True while process `pid` runs (a zombie has ended).
+fn running(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name, which is in parentheses.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+            .is_some_and(|state| !matches!(state, 'Z' | 'X')),
+        Err(_) => false,
+    }
+}
+
 /// Attaches probe `p` to a perf event of `kind`/`config` on every online CPU.
 fn attach_every_cpu(
     object: &crate::libbpf::Object,
@@ -325,6 +340,31 @@ pub fn run(
                     } else {
                         format!("{}: cannot attach: {e}", p.attach_text)
                     }
+                }),
+            AttachKind::Uprobe {
+                binary,
+                function,
+                offset,
+                ret,
+            } => crate::uprobe::resolve(binary)
+                .map_err(|e| format!("{}: {e}", p.attach_text))
+                .and_then(|path| {
+                    // `-c` traces its command; `-p` the given process; else every process.
+                    let pid = options.pid.or(child.as_ref().map(|c| c.pid));
+                    object
+                        .attach_uprobe(prog, &path, function, *offset, *ret, pid)
+                        .map(|l| vec![l])
+                        .map_err(|e| {
+                            if e.errno() == libc::ENOENT {
+                                format!(
+                                    "{}: no function `{function}` in {}",
+                                    p.attach_text,
+                                    path.display()
+                                )
+                            } else {
+                                format!("{}: cannot attach: {e}", p.attach_text)
+                            }
+                        })
                 }),
             AttachKind::RawTracepoint { event } => object
                 .attach_raw_tracepoint(prog, event)
@@ -438,6 +478,13 @@ pub fn run(
         if let Some(c) = &mut child {
             if c.exited() {
                 // Collect what the probes sent while the command ran.
+                rb.consume().ok();
+                drain(&queue);
+                stop = true;
+            }
+        }
+        if let Some(pid) = options.pid {
+            if !running(pid) {
                 rb.consume().ok();
                 drain(&queue);
                 stop = true;

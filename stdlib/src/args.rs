@@ -16,25 +16,31 @@ const PT_REGS_RAX: i32 = 80;
 fn arg_available(kind: &AttachKind, n: usize) -> Result<(), String> {
     match kind {
         AttachKind::RawTracepoint { .. } => Ok(()),
-        AttachKind::Kprobe { ret: false, .. } if n < PT_REGS_ARGS.len() => Ok(()),
-        AttachKind::Kprobe { ret: false, .. } => Err(format!(
-            "only the first {} arguments arrive in registers",
-            PT_REGS_ARGS.len()
-        )),
-        AttachKind::Kprobe { ret: true, .. } => {
+        AttachKind::Kprobe { ret: false, .. } | AttachKind::Uprobe { ret: false, .. }
+            if n < PT_REGS_ARGS.len() =>
+        {
+            Ok(())
+        }
+        AttachKind::Kprobe { ret: false, .. } | AttachKind::Uprobe { ret: false, .. } => {
+            Err(format!(
+                "only the first {} arguments arrive in registers",
+                PT_REGS_ARGS.len()
+            ))
+        }
+        AttachKind::Kprobe { ret: true, .. } | AttachKind::Uprobe { ret: true, .. } => {
             Err("a return probe sees what the function returned: use `retval`".into())
         }
         AttachKind::Tracepoint { .. } => {
             Err("a tracepoint's arguments are the fields of `args` (probe -lv lists them)".into())
         }
-        _ => Err("only kprobe and rawtracepoint probes have arguments".into()),
+        _ => Err("only kprobe, uprobe and rawtracepoint probes have arguments".into()),
     }
 }
 
 fn retval_available(kind: &AttachKind) -> Result<(), String> {
     match kind {
-        AttachKind::Kprobe { ret: true, .. } => Ok(()),
-        _ => Err("only return probes (kretprobe) have `retval`".into()),
+        AttachKind::Kprobe { ret: true, .. } | AttachKind::Uprobe { ret: true, .. } => Ok(()),
+        _ => Err("only return probes (kretprobe, uretprobe) have `retval`".into()),
     }
 }
 
@@ -53,7 +59,7 @@ fn context_u64(cx: &mut LowerCx, off: i32) -> Value {
 
 fn lower_arg(cx: &mut LowerCx, n: usize) -> Value {
     let off = match cx.attach() {
-        AttachKind::Kprobe { .. } => PT_REGS_ARGS[n],
+        AttachKind::Kprobe { .. } | AttachKind::Uprobe { .. } => PT_REGS_ARGS[n],
         _ => 8 * n as i32,
     };
     context_u64(cx, off)
