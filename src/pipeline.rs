@@ -76,6 +76,7 @@ fn front(source: &Source, options: &Options) -> Result<(CompiledProgram, Vec<u8>
         params: &options.params,
         tracepoints: &probe_runtime::tracefs::TracefsFormats,
         structs: &probe_runtime::btf::KernelStructs::default(),
+        symbols: &probe_runtime::uprobe::ElfFunctions,
     };
     let checked = probe_lang::check_in(ast, &Stdlib, &env).map_err(report)?;
     let compiled = probe_compiler::compile(&checked, &Stdlib).map_err(report)?;

@@ -240,6 +240,8 @@ fn diagnostics_are_rendered_with_file_line_column_and_caret() {
         ("uprobe_without_function", "uprobe:/bin/sh { @ = count(); }"),
         ("uprobe_bad_offset", "uprobe:/bin/sh:main+zz { @ = count(); }"),
         ("uprobe_at_address", "uprobe:/bin/sh:0x1000 { @ = count(); }"),
+        ("uprobe_wildcard_matches_nothing", "uprobe:/bin/sh:no_such_function_* { @ = count(); }"),
+        ("uprobe_wildcard_in_missing_binary", "uprobe:/no/such/binary:f* { @ = count(); }"),
         ("struct_field_missing", "BEGIN { @x = curtask->real_parnet; }"),
         ("struct_bitfield", "BEGIN { @x = curtask->sched_reset_on_fork; }"),
         ("struct_unknown", "BEGIN { @x = ((struct nosuch *)0)->a; }"),

@@ -916,3 +916,20 @@ fn uprobe_targets_that_do_not_exist_are_named() {
         stderr(&o)
     );
 }
+
+/// Wildcards over a binary's functions, and listing them as bpftrace does.
+#[test]
+fn uprobe_wildcards_and_listing() {
+    let _k = kernel();
+    let t = test_target();
+    let o = run_probe(&[
+        "-e",
+        &format!("u:{t}:probe_target_* {{ @calls = count(); }}"),
+        "-c",
+        &format!("{t} 4"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "Attaching 2 probes...\n\n\n@calls: 5\n");
+    same_as_bpftrace(&["-l", &format!("uprobe:{t}:probe_target*")]);
+    same_as_bpftrace(&["-l", "uprobe:/bin/bash:*"]);
+}

@@ -282,9 +282,16 @@ impl AttachKind {
         }
     }
 
-    /// True for a tracepoint whose category or event holds a wildcard (`*`, `?`).
+    /// True for a tracepoint whose category or event, or a uprobe whose function, holds a
+    /// wildcard (`*`, `?`).
     pub fn is_wildcard(&self) -> bool {
-        matches!(self, AttachKind::Tracepoint { category, event } if (category.clone() + event).contains(['*', '?']))
+        match self {
+            AttachKind::Tracepoint { category, event } => {
+                (category.clone() + event).contains(['*', '?'])
+            }
+            AttachKind::Uprobe { function, .. } => function.contains(['*', '?']),
+            _ => false,
+        }
     }
 
     /// The attach point as written in a script.

@@ -6,6 +6,7 @@ use crate::attach::AttachKind;
 use crate::diagnostic::Diagnostic;
 use crate::span::Span;
 use crate::structs::{NoStructTypes, StructDef, StructTypes};
+use crate::symbols::{FunctionSymbols, NoSymbols};
 use crate::tracepoint::{glob_match, NoTracepoints, TracepointField, TracepointFormats};
 use crate::types::Type;
 use std::collections::HashMap;
@@ -110,6 +111,8 @@ pub struct Environment<'a> {
     pub tracepoints: &'a dyn TracepointFormats,
     /// The layouts of kernel structs, for `->` through pointers.
     pub structs: &'a dyn StructTypes,
+    /// The functions of user-space binaries, for uprobe wildcards.
+    pub symbols: &'a dyn FunctionSymbols,
 }
 
 /// Checks a parsed program on its own: no positional parameters, no tracepoint formats.
@@ -121,6 +124,7 @@ pub fn check(program: Program, builtins: &dyn Builtins) -> Result<CheckedProgram
             params: &[],
             tracepoints: &NoTracepoints,
             structs: &NoStructTypes,
+            symbols: &NoSymbols,
         },
     )
 }
@@ -171,7 +175,7 @@ pub fn check_in(
             let mut points = vec![];
             for ap in &probe.attach_points {
                 match AttachKind::parse(&ap.text, ap.span) {
-                    Ok(kind) if kind.is_wildcard() => match expand(&kind, ap, env.tracepoints) {
+                    Ok(kind) if kind.is_wildcard() => match expand(&kind, ap, env) {
                         Ok(found) => points.extend(found),
                         Err(e) => cx.errors.push(e),
                     },
@@ -277,41 +281,68 @@ fn too_many_probes(
     )
 }
 
-/// The tracepoints a wildcard attach point names, in tracefs order.
+/// The places a wildcard attach point names: tracepoints in tracefs order, a binary's
+/// functions in name order.
 fn expand(
     kind: &AttachKind,
     ap: &AttachPoint,
-    tracepoints: &dyn TracepointFormats,
+    env: &Environment,
 ) -> Result<Vec<ResolvedAttach>, Diagnostic> {
-    let AttachKind::Tracepoint { category, event } = kind else {
-        unreachable!("only tracepoints have wildcards")
+    let cannot = |why: String| {
+        Diagnostic::error(ap.span, "cannot expand this wildcard")
+            .with_label(why)
+            .with_note("write the name in full, or check that what it names exists")
     };
-    let all = tracepoints
-        .list()
-        .map_err(|why| Diagnostic::error(ap.span, "cannot expand this wildcard").with_label(why))?;
-    let found: Vec<ResolvedAttach> = all
-        .into_iter()
-        .filter(|(c, e)| glob_match(category, c) && glob_match(event, e))
-        .map(|(c, e)| {
-            let kind = AttachKind::Tracepoint {
-                category: c,
-                event: e,
-            };
-            ResolvedAttach {
-                text: kind.text(),
-                kind,
-                span: ap.span,
-            }
-        })
-        .collect();
-    if found.is_empty() {
+    let (kinds, what, note): (Vec<AttachKind>, &str, &str) = match kind {
+        AttachKind::Tracepoint { category, event } => (
+            env.tracepoints
+                .list()
+                .map_err(cannot)?
+                .into_iter()
+                .filter(|(c, e)| glob_match(category, c) && glob_match(event, e))
+                .map(|(category, event)| AttachKind::Tracepoint { category, event })
+                .collect(),
+            "tracepoint",
+            "probe -l lists the tracepoints (/sys/kernel/tracing/available_events)",
+        ),
+        AttachKind::Uprobe {
+            binary,
+            function,
+            offset,
+            ret,
+        } => (
+            env.symbols
+                .functions(binary)
+                .map_err(cannot)?
+                .into_iter()
+                .filter(|f| glob_match(function, f))
+                .map(|f| AttachKind::Uprobe {
+                    binary: binary.clone(),
+                    function: f,
+                    offset: *offset,
+                    ret: *ret,
+                })
+                .collect(),
+            "function",
+            "probe -l 'uprobe:BINARY:*' lists a binary's functions",
+        ),
+        _ => unreachable!("only tracepoints and uprobes have wildcards"),
+    };
+    if kinds.is_empty() {
         return Err(
-            Diagnostic::error(ap.span, format!("no tracepoint matches `{}`", ap.text))
+            Diagnostic::error(ap.span, format!("no {what} matches `{}`", ap.text))
                 .with_label("matches nothing")
-                .with_note("probe -l lists the tracepoints (/sys/kernel/tracing/available_events)"),
+                .with_note(note),
         );
     }
-    Ok(found)
+    Ok(kinds
+        .into_iter()
+        .map(|kind| ResolvedAttach {
+            text: kind.text(),
+            kind,
+            span: ap.span,
+        })
+        .collect())
 }
 
 struct Checker<'a> {

@@ -14,6 +14,7 @@ pub mod parser;
 pub mod sources;
 pub mod span;
 pub mod structs;
+pub mod symbols;
 pub mod tracepoint;
 pub mod types;
 

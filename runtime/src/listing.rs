@@ -1,16 +1,17 @@
 //! `probe -l [PATTERN]` and `probe -lv`: the places probes can attach on this machine, in
 //! bpftrace's format (sorted, one per line; with `-v`, a tracepoint's fields indented
-//! below it).
+//! below it); `probe -l 'uprobe:BINARY:*'` lists a binary's functions.
 
 use probe_lang::attach::{HARDWARE_EVENTS, SOFTWARE_EVENTS};
 use probe_lang::tracepoint::{field_declarations, glob_match};
 
 /// Short probe-kind names and the full ones they stand for.
-const SHORT_KINDS: [(&str, &str); 7] = [
+const SHORT_KINDS: [(&str, &str); 8] = [
     ("t", "tracepoint"),
     ("rt", "rawtracepoint"),
     ("k", "kprobe"),
     ("kr", "kretprobe"),
+    ("u", "uprobe"),
     ("s", "software"),
     ("h", "hardware"),
     ("p", "profile"),
@@ -32,6 +33,18 @@ fn full_pattern(pattern: &str) -> String {
 /// tracepoint fields when `verbose`.
 pub fn list(pattern: Option<&str>, verbose: bool) -> Result<String, String> {
     let pattern = pattern.map(full_pattern);
+    // A binary's functions: `uprobe:BINARY:PATTERN`.
+    if let Some(rest) = pattern.as_deref().and_then(|p| p.strip_prefix("uprobe:")) {
+        let (binary, functions) = rest.split_once(':').unwrap_or((rest, "*"));
+        let path = crate::uprobe::resolve(binary)?;
+        let mut out = String::new();
+        for f in crate::uprobe::functions(&path)? {
+            if glob_match(functions, &f) {
+                out.push_str(&format!("uprobe:{binary}:{f}\n"));
+            }
+        }
+        return Ok(out);
+    }
     let matches = |line: &str| pattern.as_deref().is_none_or(|p| glob_match(p, line));
     let mut lines: Vec<String> = vec![];
     let root =

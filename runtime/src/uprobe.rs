@@ -1,7 +1,36 @@
 //! Where a uprobe's binary is: a path as given, a program found in `PATH`, or a library
-//! found in the library directories (`libc` is `/lib/x86_64-linux-gnu/libc.so.6` here).
+//! found in the library directories (`libc` is `/lib/x86_64-linux-gnu/libc.so.6` here);
+//! and the functions it defines, for wildcards and listing.
 
+use object::{Object, ObjectSymbol, SymbolKind};
+use probe_lang::symbols::FunctionSymbols;
 use std::path::{Path, PathBuf};
+
+/// Functions of binaries, read from their ELF symbol tables.
+pub struct ElfFunctions;
+
+impl FunctionSymbols for ElfFunctions {
+    fn functions(&self, binary: &str) -> Result<Vec<String>, String> {
+        functions(&resolve(binary)?)
+    }
+}
+
+/// The functions `path` defines (its static and dynamic symbols), sorted, each once.
+pub fn functions(path: &Path) -> Result<Vec<String>, String> {
+    let data = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let file = object::File::parse(&*data)
+        .map_err(|e| format!("{} is not an ELF file: {e}", path.display()))?;
+    let mut names: Vec<String> = file
+        .symbols()
+        .chain(file.dynamic_symbols())
+        .filter(|s| s.kind() == SymbolKind::Text && s.is_definition())
+        .filter_map(|s| s.name().ok().map(str::to_string))
+        .filter(|n| !n.is_empty())
+        .collect();
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
 
 /// The directories shared libraries are found in, most specific first.
 const LIBRARY_DIRS: [&str; 6] = [
@@ -73,6 +102,13 @@ fn is_elf(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lists_a_librarys_functions() {
+        let libc = functions(&resolve("libc").unwrap()).unwrap();
+        assert!(libc.iter().any(|f| f == "getpid"), "{}", libc.len());
+        assert!(libc.windows(2).all(|w| w[0] < w[1]));
+    }
 
     #[test]
     fn finds_programs_and_libraries() {
