@@ -933,3 +933,69 @@ fn uprobe_wildcards_and_listing() {
     same_as_bpftrace(&["-l", &format!("uprobe:{t}:probe_target*")]);
     same_as_bpftrace(&["-l", "uprobe:/bin/bash:*"]);
 }
+
+/// Names of the BPF maps loaded in the kernel right now.
+fn loaded_map_names() -> Vec<String> {
+    let out = std::process::Command::new("bpftool")
+        .args(["map", "list"])
+        .output()
+        .expect("bpftool is installed (.ci/run installs it)");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            l.split_whitespace()
+                .skip_while(|w| *w != "name")
+                .nth(1)
+                .map(String::from)
+        })
+        .collect()
+}
+
+/// Killed with SIGKILL while tracing, probe leaves no program, link or map behind: the
+/// kernel frees them with its file descriptors.
+#[test]
+fn nothing_is_left_behind_after_kill_9() {
+    let _k = kernel();
+    let mut child = probe()
+        .args([
+            "-e",
+            "tracepoint:sched:sched_switch { @killed_map[cpu] = count(); }",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until it is attached.
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "Attaching 1 probe...\n");
+    assert!(loaded_map_names().iter().any(|m| m == "AT_killed_map"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The kernel releases the objects as the descriptors close, after an RCU grace period.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let programs = loaded_program_names();
+        let maps = loaded_map_names();
+        let left = programs.iter().any(|p| p.starts_with("tracepoint_sche"))
+            || maps.iter().any(|m| m == "AT_killed_map");
+        if !left {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "left behind: {programs:?} {maps:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let links = std::process::Command::new("bpftool")
+        .args(["link", "list"])
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&links.stdout).contains("tracepoint_sche"),
+        "a link is left"
+    );
+}
