@@ -999,3 +999,23 @@ fn nothing_is_left_behind_after_kill_9() {
         "a link is left"
     );
 }
+
+/// `cpid` is the `-c` command's process id; without `-c` it is an error.
+#[test]
+fn cpid_is_the_commands_pid() {
+    let _k = kernel();
+    let o = run_probe(&[
+        "-e",
+        "tracepoint:syscalls:sys_enter_kill /pid == cpid/ { @[comm, args.sig] = count(); }",
+        "-c",
+        "/bin/sh -c 'kill -0 $$; kill -0 1'",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "Attaching 1 probe...\n\n\n@[sh, 0]: 2\n");
+    let o = run_probe(&["-e", "BEGIN { printf(\"%d\\n\", cpid); exit(); }"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        "probe: the script reads cpid, the process id of the -c command: run it with -c 'COMMAND'\n"
+    );
+}

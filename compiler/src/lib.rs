@@ -49,7 +49,9 @@ pub fn compile(
     });
     // Map loops keep state in a per-CPU scratch map, which exists only if some loop does.
     let scratch_used = std::cell::Cell::new(0);
+    let child_pid = std::cell::Cell::new(None);
     let scratch = lower::Scratch {
+        child_pid: &child_pid,
         map: maps.len() as u32,
         used: &scratch_used,
     };
@@ -116,6 +118,7 @@ pub fn compile(
         ringbuf,
         lost_events,
         settings: settings.clone(),
+        child_pid_at: child_pid.get(),
     })
 }
 

@@ -84,6 +84,9 @@ pub struct LowerCx<'a> {
 pub struct Scratch<'a> {
     pub map: u32,
     pub used: &'a std::cell::Cell<u32>,
+    /// Where in the value userspace writes the `-c` command's pid for `cpid`, once a probe
+    /// reads it.
+    pub child_pid: &'a std::cell::Cell<Option<u32>>,
 }
 
 /// The functions of one program: the probe body, then its callbacks.
@@ -1662,6 +1665,34 @@ impl LowerCx<'_> {
                 Operand::Imm(0),
             ],
         );
+    }
+
+    /// `cpid`: the pid of the `-c` command, which userspace writes into the scratch map
+    /// before the probes attach (0 where the map cannot be read).
+    pub fn child_pid(&mut self) -> VReg {
+        let at = match self.scratch.child_pid.get() {
+            Some(at) => at,
+            None => {
+                let at = self.scratch_area(8) as u32;
+                self.scratch.child_pid.set(Some(at));
+                at
+            }
+        };
+        let pid = self.copy(Operand::Imm(0));
+        let done = self.new_block();
+        let ptr = self.scratch_value(done);
+        self.emit(Inst::Load {
+            dst: pid,
+            addr: Addr::Reg {
+                base: ptr,
+                off: at as i32,
+            },
+            size: MemSize::DW,
+            signed: false,
+        });
+        self.terminate(Terminator::Jump(done));
+        self.switch_to(done);
+        pid
     }
 
     /// `len(@map)`: the number of elements, counted by a callback.

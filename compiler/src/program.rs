@@ -122,6 +122,9 @@ pub struct CompiledProgram {
     pub lost_events: u32,
     /// The script's settings.
     pub settings: probe_lang::config::Settings,
+    /// Where in the scratch map's value (on every CPU) userspace writes the `-c` command's
+    /// pid, when the script reads `cpid`.
+    pub child_pid_at: Option<u32>,
 }
 
 /// The ELF section for a program of this attach kind.

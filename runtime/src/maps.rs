@@ -88,6 +88,23 @@ pub fn clear(map_fd: RawFd, key_size: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// Writes `bytes` at byte `at` of the value of key 0 of a per-CPU array, on every CPU.
+pub fn set_on_every_cpu(map_fd: RawFd, value_size: u32, at: usize, bytes: &[u8]) -> io::Result<()> {
+    let (stride, cpus) = value_layout(value_size, true);
+    let mut values = vec![0u8; stride * cpus];
+    for cpu in 0..cpus {
+        values[cpu * stride + at..cpu * stride + at + bytes.len()].copy_from_slice(bytes);
+    }
+    let key = 0u32.to_ne_bytes();
+    // SAFETY: key and value buffers of the map's sizes.
+    let rc =
+        unsafe { sys::bpf_map_update_elem(map_fd, key.as_ptr().cast(), values.as_ptr().cast(), 0) };
+    if rc < 0 {
+        return Err(io::Error::from_raw_os_error(-rc));
+    }
+    Ok(())
+}
+
 /// Sets every value to zero, keeping the keys (on every CPU for per-CPU maps).
 pub fn zero(map_fd: RawFd, key_size: u32, value_size: u32, percpu: bool) -> io::Result<()> {
     let (stride, cpus) = value_layout(value_size, percpu);

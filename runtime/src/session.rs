@@ -286,6 +286,11 @@ pub fn run(
         crate::tracefs::ensure_mounted()
             .map_err(|e| fail(format!("cannot mount tracefs at /sys/kernel/tracing: {e}")))?;
     }
+    if compiled.child_pid_at.is_some() && options.command.is_none() && !options.dry_run {
+        return Err(fail(
+            "the script reads cpid, the process id of the -c command: run it with -c 'COMMAND'",
+        ));
+    }
     // Probe kinds this machine lacks are reported before anything is loaded (a dry run
     // only loads, so it goes on).
     if compiled.settings.missing_probes == MissingProbes::Error && !options.dry_run {
@@ -306,6 +311,23 @@ pub fn run(
         return Ok(());
     }
     let mut child = options.command.as_deref().map(Child::spawn).transpose()?;
+    if let (Some(at), Some(c)) = (compiled.child_pid_at, &child) {
+        let meta = compiled
+            .maps
+            .iter()
+            .find(|m| m.object_name == "scratch")
+            .ok_or_else(|| fail("the scratch map is missing"))?;
+        let fd = object
+            .map_fd(&meta.object_name)
+            .ok_or_else(|| fail("the scratch map is missing"))?;
+        crate::maps::set_on_every_cpu(
+            fd,
+            meta.value_size,
+            at as usize,
+            &u64::from(c.pid as u32).to_ne_bytes(),
+        )
+        .map_err(|e| fail(format!("cannot pass the command's pid to the probes: {e}")))?;
+    }
     let n = compiled.probes.len();
     let banner = format!("Attaching {n} probe{}...\n", if n == 1 { "" } else { "s" });
     let mut stdout = io::stdout();

@@ -6,6 +6,7 @@ mod args;
 mod clear;
 mod comm;
 mod count;
+mod cpid;
 mod cpu;
 mod curtask;
 mod delete;
@@ -86,6 +87,7 @@ pub const VARIABLES: &[&Variable] = &[
     &args::ARG9,
     &args::RETVAL,
     &comm::COMM,
+    &cpid::CPID,
     &cpu::CPU,
     &curtask::CURTASK,
     &nsecs::NSECS,
@@ -137,7 +139,6 @@ const PLANNED: &[&str] = &[
     "args",
     "kstack",
     "ustack",
-    "cpid",
     "jiffies",
     "numaid",
     "ppid",
