@@ -1019,3 +1019,36 @@ fn cpid_is_the_commands_pid() {
         "probe: the script reads cpid, the process id of the -c command: run it with -c 'COMMAND'\n"
     );
 }
+
+/// `self:signal:SIGUSR1` runs each time probe receives SIGUSR1.
+#[test]
+fn signal_probes_run_on_sigusr1() {
+    let _k = kernel();
+    let mut child = probe()
+        .args([
+            "-e",
+            "self:signal:SIGUSR1 { @usr1 = count(); printf(\"signal\\n\"); }",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "Attaching 1 probe...\n");
+    let pid = child.id() as i32;
+    for _ in 0..2 {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(pid, libc::SIGUSR1) };
+        line.clear();
+        out.read_line(&mut line).unwrap();
+        assert_eq!(line, "signal\n");
+    }
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(rest, "\n\n@usr1: 2\n");
+}

@@ -130,7 +130,10 @@ pub struct CompiledProgram {
 /// The ELF section for a program of this attach kind.
 pub fn section_for(kind: &AttachKind) -> String {
     match kind {
-        AttachKind::Begin | AttachKind::End | AttachKind::RawTracepoint { .. } => "raw_tp".into(),
+        AttachKind::Begin
+        | AttachKind::End
+        | AttachKind::Signal
+        | AttachKind::RawTracepoint { .. } => "raw_tp".into(),
         AttachKind::Tracepoint { category, event } => format!("tracepoint/{category}/{event}"),
         AttachKind::Kprobe {
             function,

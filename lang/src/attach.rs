@@ -10,6 +10,8 @@ pub enum AttachKind {
     Begin,
     /// `END`: runs once when tracing stops.
     End,
+    /// `self:signal:SIGUSR1`: runs each time probe receives SIGUSR1.
+    Signal,
     /// `tracepoint:category:event` (short `t:`).
     Tracepoint { category: String, event: String },
     /// `kprobe:function` / `kretprobe:function` (short `k:`, `kr:`).
@@ -123,6 +125,7 @@ impl AttachKind {
                 "software" => "software:page-faults:100",
                 "uprobe" => "uprobe:/bin/bash:readline or uprobe:libc:malloc",
                 "uretprobe" => "uretprobe:/bin/bash:readline",
+                "self" => "self:signal:SIGUSR1 (the only signal bpftrace defines)",
                 "hardware" => "hardware:cycles:1000000",
                 _ => "kprobe:vfs_read",
             };
@@ -146,6 +149,10 @@ impl AttachKind {
                 format!("`{special}` takes no target"),
             )
             .with_label(format!("write just `{special}`"))),
+            "self" => match parts[..] {
+                [_, "signal", "SIGUSR1"] => Ok(AttachKind::Signal),
+                _ => Err(bad("self", "self:signal:SIGUSR1")),
+            },
             "tracepoint" | "t" => match parts[..] {
                 [_, category, event] if !category.is_empty() && !event.is_empty() => {
                     Ok(AttachKind::Tracepoint {
@@ -257,7 +264,7 @@ impl AttachKind {
                 Diagnostic::error(span, format!("unknown probe kind `{}`", parts[0]))
                     .with_label("not a probe kind")
                     .with_note(
-                        "supported here: BEGIN, END, tracepoint:category:event, \
+                        "supported here: BEGIN, END, self:signal:SIGUSR1, tracepoint:category:event, \
                          rawtracepoint:event, kprobe:function, kretprobe:function, \
                          uprobe:binary:function, uretprobe:binary:function, \
                          interval:s|ms|us|hz:N, profile:s|ms|us|hz:N, software:event:N, \
@@ -278,7 +285,10 @@ impl AttachKind {
             | AttachKind::Profile { .. }
             | AttachKind::Software { .. }
             | AttachKind::Hardware { .. } => 184,
-            AttachKind::Begin | AttachKind::End | AttachKind::Tracepoint { .. } => 0,
+            AttachKind::Begin
+            | AttachKind::End
+            | AttachKind::Signal
+            | AttachKind::Tracepoint { .. } => 0,
         }
     }
 
@@ -299,6 +309,7 @@ impl AttachKind {
         match self {
             AttachKind::Begin => "BEGIN".into(),
             AttachKind::End => "END".into(),
+            AttachKind::Signal => "self:signal:SIGUSR1".into(),
             AttachKind::Tracepoint { category, event } => format!("tracepoint:{category}:{event}"),
             AttachKind::Kprobe {
                 function,
@@ -338,6 +349,7 @@ impl AttachKind {
         match self {
             AttachKind::Begin => "BEGIN".into(),
             AttachKind::End => "END".into(),
+            AttachKind::Signal => "self_signal_SIGUSR1".into(),
             AttachKind::Tracepoint { category, event } => {
                 format!("tracepoint_{}_{}", clean(category), clean(event))
             }

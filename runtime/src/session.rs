@@ -60,14 +60,21 @@ pub fn redirect_stdout(path: &Path) -> io::Result<()> {
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
+/// SIGUSR1 arrived: `self:signal:SIGUSR1` probes run.
+static USR1: AtomicBool = AtomicBool::new(false);
 
-extern "C" fn on_signal(_: libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
+extern "C" fn on_signal(sig: libc::c_int) {
+    if sig == libc::SIGUSR1 {
+        USR1.store(true, Ordering::SeqCst);
+    } else {
+        STOP.store(true, Ordering::SeqCst);
+    }
 }
 
-/// SIGINT and SIGTERM end tracing (without SA_RESTART, so a blocked poll returns at once).
+/// SIGINT and SIGTERM end tracing, SIGUSR1 runs the signal probes (without SA_RESTART, so
+/// a blocked poll returns at once).
 fn install_signal_handlers() {
-    for sig in [libc::SIGINT, libc::SIGTERM] {
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGUSR1] {
         // SAFETY: a zeroed sigaction with a handler that only stores to an atomic.
         unsafe {
             let mut sa: libc::sigaction = std::mem::zeroed();
@@ -328,6 +335,8 @@ pub fn run(
         )
         .map_err(|e| fail(format!("cannot pass the command's pid to the probes: {e}")))?;
     }
+    // Before the banner: a SIGUSR1 sent once it is read must find its handler.
+    install_signal_handlers();
     let n = compiled.probes.len();
     let banner = format!("Attaching {n} probe{}...\n", if n == 1 { "" } else { "s" });
     let mut stdout = io::stdout();
@@ -342,6 +351,7 @@ pub fn run(
     let mut links = vec![];
     let mut begin = vec![];
     let mut end = vec![];
+    let mut on_usr1 = vec![];
     for p in &compiled.probes {
         let prog = p.program_name.as_str();
         let attached = match &p.attach {
@@ -351,6 +361,10 @@ pub fn run(
             }
             AttachKind::End => {
                 end.push(prog);
+                continue;
+            }
+            AttachKind::Signal => {
+                on_usr1.push(prog);
                 continue;
             }
             AttachKind::Tracepoint { category, event } => object
@@ -434,7 +448,7 @@ pub fn run(
             (Err(_), MissingProbes::Ignore) => {}
         }
     }
-    let attachable = compiled.probes.len() - begin.len() - end.len();
+    let attachable = compiled.probes.len() - begin.len() - end.len() - on_usr1.len();
     if attachable > 0 && links.is_empty() {
         return Err(fail("none of the probes could attach"));
     }
@@ -451,7 +465,6 @@ pub fn run(
     })
     .map_err(|e| fail(format!("cannot open the ring buffer: {e}")))?;
 
-    install_signal_handlers();
     let mut stop = false;
     let drain = |queue: &Rc<RefCell<Vec<Vec<u8>>>>| -> bool {
         let mut out = io::stdout().lock();
@@ -495,6 +508,12 @@ pub fn run(
     }
     while !stop {
         rb.poll(100).ok();
+        if USR1.swap(false, Ordering::SeqCst) {
+            for prog in &on_usr1 {
+                run_once(&object, prog)?;
+            }
+            rb.consume().ok();
+        }
         stop |= drain(&queue);
         stop |= STOP.load(Ordering::SeqCst);
         if let Some(c) = &mut child {
