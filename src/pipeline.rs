@@ -77,8 +77,22 @@ fn front(source: &Source, options: &Options) -> Result<(CompiledProgram, Vec<u8>
         tracepoints: &probe_runtime::tracefs::TracefsFormats,
         structs: &probe_runtime::btf::KernelStructs::default(),
         symbols: &probe_runtime::uprobe::ElfFunctions,
+        kprobes_as_fentry: !probe_runtime::kernel::kprobes_supported()
+            && probe_runtime::kernel::trampolines_supported(),
     };
     let checked = probe_lang::check_in(ast, &Stdlib, &env).map_err(report)?;
+    for point in checked.probes.iter().flat_map(|p| &p.points) {
+        if let (true, probe_lang::AttachKind::Fentry { .. }) = (env.kprobes_as_fentry, &point.kind)
+        {
+            if point.text.starts_with('k') {
+                eprintln!(
+                    "probe: {}: this kernel has no kprobes; attaching {} instead",
+                    point.text,
+                    point.kind.text()
+                );
+            }
+        }
+    }
     let compiled = probe_compiler::compile(&checked, &Stdlib).map_err(report)?;
     if options.emit == Some(Emit::Ir) {
         for p in &compiled.probes {

@@ -1235,6 +1235,17 @@ impl<'a> LowerCx<'a> {
                         });
                         Value::Scalar(dst)
                     }
+                    // fentry's pointer and boolean arguments fill their 64-bit slot.
+                    Type::Ptr(_) | Type::Bool => {
+                        let dst = self.vreg();
+                        self.emit(Inst::Load {
+                            dst,
+                            addr: at,
+                            size: MemSize::DW,
+                            signed: false,
+                        });
+                        Value::Scalar(dst)
+                    }
                     other => {
                         return Err(Diagnostic::error(
                             e.span,

@@ -143,6 +143,16 @@ pub fn section_for(kind: &AttachKind) -> String {
             function,
             ret: true,
         } => format!("kretprobe/{function}"),
+        AttachKind::Fentry {
+            function,
+            ret: false,
+            ..
+        } => format!("fentry/{function}"),
+        AttachKind::Fentry {
+            function,
+            ret: true,
+            ..
+        } => format!("fexit/{function}"),
         AttachKind::Uprobe { ret: false, .. } => "uprobe".into(),
         AttachKind::Uprobe { ret: true, .. } => "uretprobe".into(),
         AttachKind::Interval { .. }

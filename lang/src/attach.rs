@@ -18,6 +18,14 @@ pub enum AttachKind {
     Kprobe { function: String, ret: bool },
     /// `interval:s:N`, `interval:ms:N`, `interval:us:N` (short `i:`): every period on one CPU.
     Interval { period_ns: u64 },
+    /// `fentry:function` / `fexit:function` (short `f:`, `fr:`): a kernel function's entry or
+    /// return through a BPF trampoline; `args` are its parameters, typed from BTF, and
+    /// `nargs` how many there are (the checker fills it in).
+    Fentry {
+        function: String,
+        ret: bool,
+        nargs: u32,
+    },
     /// `uprobe:binary:function[+offset]` / `uretprobe:...` (short `u:`, `ur:`): a user-space
     /// function's entry or return; the binary is a path, or a name looked up in `PATH` and
     /// the library directories.
@@ -126,6 +134,8 @@ impl AttachKind {
                 "uprobe" => "uprobe:/bin/bash:readline or uprobe:libc:malloc",
                 "uretprobe" => "uretprobe:/bin/bash:readline",
                 "self" => "self:signal:SIGUSR1 (the only signal bpftrace defines)",
+                "fentry" => "fentry:vfs_read",
+                "fexit" => "fexit:vfs_read",
                 "hardware" => "hardware:cycles:1000000",
                 _ => "kprobe:vfs_read",
             };
@@ -181,6 +191,20 @@ impl AttachKind {
                     .map_err(|why| bad("profile", &usage("profile", why))),
                 _ => Err(bad("profile", "profile:s|ms|us|hz:N")),
             },
+            kind @ ("fentry" | "f" | "fexit" | "fr") => {
+                let ret = matches!(kind, "fexit" | "fr");
+                let long = if ret { "fexit" } else { "fentry" };
+                match parts[..] {
+                    [_, function] | [_, _, function] if !function.is_empty() => {
+                        Ok(AttachKind::Fentry {
+                            function: function.into(),
+                            ret,
+                            nargs: 0,
+                        })
+                    }
+                    _ => Err(bad(long, &format!("{long}:function"))),
+                }
+            }
             kind @ ("uprobe" | "u" | "uretprobe" | "ur") => {
                 let long = if kind.starts_with("ur") {
                     "uretprobe"
@@ -266,6 +290,7 @@ impl AttachKind {
                     .with_note(
                         "supported here: BEGIN, END, self:signal:SIGUSR1, tracepoint:category:event, \
                          rawtracepoint:event, kprobe:function, kretprobe:function, \
+                         fentry:function, fexit:function, \
                          uprobe:binary:function, uretprobe:binary:function, \
                          interval:s|ms|us|hz:N, profile:s|ms|us|hz:N, software:event:N, \
                          hardware:event:N",
@@ -281,6 +306,8 @@ impl AttachKind {
         match self {
             AttachKind::RawTracepoint { .. } => 96,
             AttachKind::Kprobe { .. } | AttachKind::Uprobe { .. } => 168,
+            // The arguments, then the return value.
+            AttachKind::Fentry { nargs, .. } => 8 * (nargs + 1),
             AttachKind::Interval { .. }
             | AttachKind::Profile { .. }
             | AttachKind::Software { .. }
@@ -321,6 +348,9 @@ impl AttachKind {
             } => format!("kretprobe:{function}"),
             AttachKind::Interval { period_ns } => format!("interval:us:{}", period_ns / 1000),
             AttachKind::RawTracepoint { event } => format!("rawtracepoint:{event}"),
+            AttachKind::Fentry { function, ret, .. } => {
+                format!("{}:{function}", if *ret { "fexit" } else { "fentry" })
+            }
             AttachKind::Uprobe {
                 binary,
                 function,
@@ -363,6 +393,13 @@ impl AttachKind {
             } => format!("kretprobe_{}", clean(function)),
             AttachKind::Interval { period_ns } => format!("interval_{period_ns}ns"),
             AttachKind::RawTracepoint { event } => format!("rawtracepoint_{}", clean(event)),
+            AttachKind::Fentry { function, ret, .. } => {
+                format!(
+                    "{}_{}",
+                    if *ret { "fexit" } else { "fentry" },
+                    clean(function)
+                )
+            }
             AttachKind::Uprobe {
                 binary,
                 function,

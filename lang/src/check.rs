@@ -113,6 +113,8 @@ pub struct Environment<'a> {
     pub structs: &'a dyn StructTypes,
     /// The functions of user-space binaries, for uprobe wildcards.
     pub symbols: &'a dyn FunctionSymbols,
+    /// Attach kprobes as fentry probes (the kernel has no kprobes but has trampolines).
+    pub kprobes_as_fentry: bool,
 }
 
 /// Checks a parsed program on its own: no positional parameters, no tracepoint formats.
@@ -125,6 +127,7 @@ pub fn check(program: Program, builtins: &dyn Builtins) -> Result<CheckedProgram
             tracepoints: &NoTracepoints,
             structs: &NoStructTypes,
             symbols: &NoSymbols,
+            kprobes_as_fentry: false,
         },
     )
 }
@@ -187,22 +190,54 @@ pub fn check_in(
                     Err(e) => cx.errors.push(e),
                 }
             }
+            let mut fentry_args = None;
+            for p in &mut points {
+                // Without kprobes, a kprobe becomes an fentry probe where the kernel has them.
+                if let (true, AttachKind::Kprobe { function, ret }) =
+                    (env.kprobes_as_fentry, &p.kind)
+                {
+                    p.kind = AttachKind::Fentry {
+                        function: function.clone(),
+                        ret: *ret,
+                        nargs: 0,
+                    };
+                }
+                if let AttachKind::Fentry {
+                    function, nargs, ..
+                } = &mut p.kind
+                {
+                    match fentry_fields(structs.kernel, function, p.span) {
+                        Ok((n, fields)) => {
+                            *nargs = n;
+                            fentry_args.get_or_insert(Ok(fields));
+                        }
+                        Err(e) => cx.errors.push(e),
+                    }
+                }
+            }
             let kinds: Vec<&AttachKind> = points.iter().map(|p| &p.kind).collect();
             cx.kinds = kinds.iter().map(|k| (*k).clone()).collect();
-            cx.args = kinds.iter().find_map(|k| match *k {
-                AttachKind::Tracepoint { category, event } => Some(
-                    env.tracepoints
-                        .fields(category, event)
-                        .map_err(|e| format!("{category}:{event}: {e}")),
-                ),
-                _ => None,
-            });
+            cx.args = kinds
+                .iter()
+                .find_map(|k| match *k {
+                    AttachKind::Tracepoint { category, event } => Some(
+                        env.tracepoints
+                            .fields(category, event)
+                            .map_err(|e| format!("{category}:{event}: {e}")),
+                    ),
+                    _ => None,
+                })
+                .or(fentry_args);
             let ctx_size = match &cx.args {
-                Some(Ok(fields)) => fields
-                    .iter()
-                    .map(|f| f.offset + if f.data_loc { 4 } else { f.ty.size() })
-                    .max()
-                    .unwrap_or(0),
+                Some(Ok(fields))
+                    if !kinds.iter().any(|k| matches!(k, AttachKind::Fentry { .. })) =>
+                {
+                    fields
+                        .iter()
+                        .map(|f| f.offset + if f.data_loc { 4 } else { f.ty.size() })
+                        .max()
+                        .unwrap_or(0)
+                }
                 _ => kinds.iter().map(|k| k.context_size()).min().unwrap_or(0),
             };
             cx.scopes = vec![HashMap::new()];
@@ -249,6 +284,47 @@ pub fn check_in(
         }
     }
     unreachable!("the loop returns in its second pass")
+}
+
+/// The parameters of kernel function `function` as the fields of an fentry probe's `args`
+/// (each a 64-bit slot of the context), and how many there are.
+fn fentry_fields(
+    types: &dyn StructTypes,
+    function: &str,
+    span: Span,
+) -> Result<(u32, Vec<TracepointField>), Diagnostic> {
+    let proto =
+        match types.function(function) {
+            Ok(Some(p)) => p,
+            Ok(None) => return Err(Diagnostic::error(
+                span,
+                format!("no kernel function `{function}`"),
+            )
+            .with_label("not in the kernel's BTF")
+            .with_note("fentry attaches to functions of /sys/kernel/btf/vmlinux; check the name")),
+            Err(why) => {
+                return Err(Diagnostic::error(
+                    span,
+                    format!("cannot read the type of `{function}`"),
+                )
+                .with_label(why)
+                .with_note("fentry needs the kernel's BTF (CONFIG_DEBUG_INFO_BTF)"))
+            }
+        };
+    let fields = proto
+        .params
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (name, ty))| {
+            Some(TracepointField {
+                name: name.clone(),
+                offset: 8 * i as u32,
+                ty: ty.clone().ok()?,
+                data_loc: false,
+            })
+        })
+        .collect();
+    Ok((proto.params.len() as u32, fields))
 }
 
 /// The error for a script that attaches to more places than `max_probes` or needs more
@@ -791,9 +867,9 @@ impl Checker<'_> {
             }
             None => {
                 self.errors.push(
-                    Diagnostic::error(base.span, "`args` is only available in tracepoint probes")
-                        .with_label("not in a tracepoint probe")
-                        .with_note("use args in a probe attached to tracepoint:category:event"),
+                    Diagnostic::error(base.span, "`args` is only available in tracepoint and fentry probes")
+                        .with_label("not in a tracepoint or fentry probe")
+                        .with_note("use args in a probe attached to tracepoint:category:event or fentry:function"),
                 );
                 return Type::Unknown;
             }
@@ -809,12 +885,9 @@ impl Checker<'_> {
             None => {
                 let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
                 self.errors.push(
-                    Diagnostic::error(
-                        field.span,
-                        format!("this tracepoint has no field `{}`", field.name),
-                    )
-                    .with_label("no such field")
-                    .with_note(format!("its fields are: {}", names.join(", "))),
+                    Diagnostic::error(field.span, format!("`args` has no field `{}`", field.name))
+                        .with_label("no such field")
+                        .with_note(format!("its fields are: {}", names.join(", "))),
                 );
                 Type::Unknown
             }

@@ -21,6 +21,10 @@ impl StructTypes for ScriptStructs<'_> {
             None => self.kernel.lookup(name),
         }
     }
+
+    fn function(&self, name: &str) -> Result<Option<crate::structs::FunctionProto>, String> {
+        self.kernel.function(name)
+    }
 }
 
 /// Lays out every struct the script defines, each able to use those before it and the

@@ -33,11 +33,25 @@ impl StructDef {
     }
 }
 
-/// Where struct layouts come from.
+/// A kernel function's parameters and return type, for `fentry`/`fexit` `args`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FunctionProto {
+    /// Each parameter's name and type (or why probe cannot read it).
+    pub params: Vec<(String, Result<Type, String>)>,
+    /// The return type; `None` for `void`.
+    pub ret: Option<Result<Type, String>>,
+}
+
+/// Where struct layouts (and kernel function types) come from.
 pub trait StructTypes {
     /// The struct called `name` (without `struct`); `Ok(None)` if there is none, `Err` if
     /// the types cannot be read at all.
     fn lookup(&self, name: &str) -> Result<Option<StructDef>, String>;
+
+    /// The type of kernel function `name`; `Ok(None)` if there is none.
+    fn function(&self, _name: &str) -> Result<Option<FunctionProto>, String> {
+        Err("no kernel function types are available here".into())
+    }
 }
 
 /// No struct types at all (checking without a kernel).

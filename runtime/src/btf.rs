@@ -2,7 +2,7 @@
 //! through libbpf's BTF parser the first time a script names a struct.
 
 use libbpf_sys as sys;
-use probe_lang::structs::{StructDef, StructField, StructTypes};
+use probe_lang::structs::{FunctionProto, StructDef, StructField, StructTypes};
 use probe_lang::types::Type;
 use std::cell::OnceCell;
 use std::ffi::{CStr, CString};
@@ -26,21 +26,33 @@ impl Drop for Btf {
 /// Where the running kernel publishes its BTF.
 const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
 
+impl KernelStructs {
+    /// The parsed BTF, or why it cannot be read.
+    fn btf(&self) -> Result<&Btf, String> {
+        self.btf
+            .get_or_init(|| {
+                let path = CString::new(VMLINUX_BTF).expect("no NUL");
+                // SAFETY: a valid C string; a null btf_ext pointer is allowed.
+                let btf = unsafe { sys::btf__parse(path.as_ptr(), std::ptr::null_mut()) };
+                if btf.is_null() {
+                    let err = std::io::Error::last_os_error();
+                    Err(format!("cannot read {VMLINUX_BTF}: {err}"))
+                } else {
+                    Ok(Btf(btf))
+                }
+            })
+            .as_ref()
+            .map_err(|e| e.clone())
+    }
+}
+
 impl StructTypes for KernelStructs {
+    fn function(&self, name: &str) -> Result<Option<FunctionProto>, String> {
+        Ok(self.btf()?.find_function(name))
+    }
+
     fn lookup(&self, name: &str) -> Result<Option<StructDef>, String> {
-        let btf = self.btf.get_or_init(|| {
-            let path = CString::new(VMLINUX_BTF).expect("no NUL");
-            // SAFETY: a valid C string; a null btf_ext pointer is allowed.
-            let btf = unsafe { sys::btf__parse(path.as_ptr(), std::ptr::null_mut()) };
-            if btf.is_null() {
-                let err = std::io::Error::last_os_error();
-                Err(format!("cannot read {VMLINUX_BTF}: {err}"))
-            } else {
-                Ok(Btf(btf))
-            }
-        });
-        let btf = btf.as_ref().map_err(|e| e.clone())?;
-        Ok(btf.find_struct(name))
+        Ok(self.btf()?.find_struct(name))
     }
 }
 
@@ -52,6 +64,7 @@ mod kind {
     pub const STRUCT: u32 = 4;
     pub const UNION: u32 = 5;
     pub const ENUM: u32 = 6;
+    pub const FUNC: u32 = 12;
     pub const FWD: u32 = 7;
     pub const TYPEDEF: u32 = 8;
     pub const VOLATILE: u32 = 9;
@@ -110,6 +123,30 @@ impl Btf {
         }
         // SAFETY: checked non-null above.
         unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+    }
+
+    /// The parameters and return type of kernel function `name`.
+    fn find_function(&self, name: &str) -> Option<FunctionProto> {
+        let cname = CString::new(name).ok()?;
+        // SAFETY: a valid C string.
+        let id = unsafe { sys::btf__find_by_name_kind(self.0, cname.as_ptr(), kind::FUNC) };
+        if id <= 0 {
+            return None;
+        }
+        let proto = self.type_by_id(self.type_by_id(id as u32)?.target())?;
+        let params = proto.trailing::<sys::btf_param>();
+        let params = (0..proto.vlen())
+            .map(|i| {
+                // SAFETY: a function prototype has vlen parameters after it.
+                let p = unsafe { &*params.add(i) };
+                (self.name(p.name_off), self.value_type(p.type_))
+            })
+            .collect();
+        let ret = match proto.target() {
+            0 => None,
+            t => Some(self.value_type(t)),
+        };
+        Some(FunctionProto { params, ret })
     }
 
     /// The struct or union called `name`, with a definition (not a forward declaration).

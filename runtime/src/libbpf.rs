@@ -264,6 +264,13 @@ impl Object {
         })
     }
 
+    /// Attaches an fentry/fexit program to the kernel function its section names.
+    pub fn attach_trace(&self, prog: &str) -> Result<Link, AttachError> {
+        let p = self.program(prog).map_err(AttachError)?;
+        // SAFETY: a valid program.
+        Self::link(unsafe { sys::bpf_program__attach_trace(p) })
+    }
+
     /// Attaches a raw tracepoint program to tracepoint `event`.
     pub fn attach_raw_tracepoint(&self, prog: &str, event: &str) -> Result<Link, AttachError> {
         let p = self.program(prog).map_err(AttachError)?;

@@ -299,11 +299,12 @@ pub fn run(
         ));
     }
     // Probe kinds this machine lacks are reported before anything is loaded (a dry run
-    // only loads, so it goes on).
-    if compiled.settings.missing_probes == MissingProbes::Error && !options.dry_run {
+    // only loads, so it goes on, unless the kernel cannot even load the program).
+    if compiled.settings.missing_probes == MissingProbes::Error {
         if let Some((p, why)) = compiled
             .probes
             .iter()
+            .filter(|p| !options.dry_run || matches!(p.attach, AttachKind::Fentry { .. }))
             .find_map(|p| crate::kernel::unavailable(&p.attach).map(|why| (p, why)))
         {
             return Err(fail(format!("{}: cannot attach: {why}", p.attach_text)));
@@ -402,6 +403,10 @@ pub fn run(
                             }
                         })
                 }),
+            AttachKind::Fentry { .. } => object
+                .attach_trace(prog)
+                .map(|l| vec![l])
+                .map_err(|e| format!("{}: cannot attach: {e}", p.attach_text)),
             AttachKind::RawTracepoint { event } => object
                 .attach_raw_tracepoint(prog, event)
                 .map(|l| vec![l])

@@ -16,6 +16,12 @@ const PT_REGS_RAX: i32 = 80;
 fn arg_available(kind: &AttachKind, n: usize) -> Result<(), String> {
     match kind {
         AttachKind::RawTracepoint { .. } => Ok(()),
+        AttachKind::Fentry { nargs, .. } if n < *nargs as usize => Ok(()),
+        AttachKind::Fentry {
+            function, nargs, ..
+        } => Err(format!(
+            "`{function}` takes {nargs} argument(s); `args` names them (probe reads them from BTF)"
+        )),
         AttachKind::Kprobe { ret: false, .. } | AttachKind::Uprobe { ret: false, .. }
             if n < PT_REGS_ARGS.len() =>
         {
@@ -39,8 +45,10 @@ fn arg_available(kind: &AttachKind, n: usize) -> Result<(), String> {
 
 fn retval_available(kind: &AttachKind) -> Result<(), String> {
     match kind {
-        AttachKind::Kprobe { ret: true, .. } | AttachKind::Uprobe { ret: true, .. } => Ok(()),
-        _ => Err("only return probes (kretprobe, uretprobe) have `retval`".into()),
+        AttachKind::Kprobe { ret: true, .. }
+        | AttachKind::Uprobe { ret: true, .. }
+        | AttachKind::Fentry { ret: true, .. } => Ok(()),
+        _ => Err("only return probes (kretprobe, uretprobe, fexit) have `retval`".into()),
     }
 }
 
@@ -91,5 +99,12 @@ pub const RETVAL: Variable = Variable {
     ty: || Type::U64,
     available: retval_available,
     reads_context: true,
-    lower: |cx| context_u64(cx, PT_REGS_RAX),
+    lower: |cx| {
+        // fexit's context holds the arguments, then the return value.
+        let off = match cx.attach() {
+            AttachKind::Fentry { nargs, .. } => 8 * *nargs as i32,
+            _ => PT_REGS_RAX,
+        };
+        context_u64(cx, off)
+    },
 };
