@@ -1052,3 +1052,27 @@ fn signal_probes_run_on_sigusr1() {
     assert!(child.wait().unwrap().success());
     assert_eq!(rest, "\n\n@usr1: 2\n");
 }
+
+/// `probe` names the attach point each program serves; `func` the traced function.
+#[test]
+fn probe_and_func_name_the_place() {
+    let _k = kernel();
+    let script = "tracepoint:syscalls:sys_enter_kill,tracepoint:syscalls:sys_enter_tgkill \
+                  /comm == \"kill\"/ { @[probe] = count(); } BEGIN { printf(\"%s\\n\", probe); }";
+    assert_eq!(
+        same_as_bpftrace(&["-e", script, "-c", "/bin/kill -0 1"]),
+        "Attaching 3 probes...\nBEGIN\n\n\n@[tracepoint:syscalls:sys_enter_kill]: 1\n"
+    );
+    let t = test_target();
+    let o = run_probe(&[
+        "-e",
+        &format!("u:{t}:probe_target_* {{ @[func] = count(); }}"),
+        "-c",
+        &format!("{t} 2"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "Attaching 2 probes...\n\n\n@[probe_target_greet]: 1\n@[probe_target_add]: 2\n"
+    );
+}

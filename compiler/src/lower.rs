@@ -1103,27 +1103,7 @@ impl<'a> LowerCx<'a> {
     fn expr_inner(&mut self, e: &Expr) -> Result<Value, Diagnostic> {
         match &e.kind {
             ExprKind::Int(v) => Ok(Value::Scalar(self.copy(Operand::Imm(*v as i64)))),
-            ExprKind::Str(s) => {
-                let len = s.len() as u32 + 1;
-                let slot = self.zeroed_slot(len);
-                for (i, chunk) in s.as_bytes().chunks(8).enumerate() {
-                    let mut b = [0u8; 8];
-                    b[..chunk.len()].copy_from_slice(chunk);
-                    let v = self.copy(Operand::Imm(i64::from_le_bytes(b)));
-                    self.emit(Inst::Store {
-                        addr: Addr::Stack {
-                            slot,
-                            off: i as i32 * 8,
-                        },
-                        src: Operand::Reg(v),
-                        size: MemSize::DW,
-                    });
-                }
-                Ok(Value::Mem {
-                    addr: Addr::Stack { slot, off: 0 },
-                    len,
-                })
-            }
+            ExprKind::Str(s) => Ok(self.string_constant(s)),
             ExprKind::Builtin(id) => {
                 let builtins = self.builtins;
                 builtins.lower_variable(id, self)
@@ -1676,6 +1656,29 @@ impl LowerCx<'_> {
                 Operand::Imm(0),
             ],
         );
+    }
+
+    /// String `s` with its NUL, built on the stack.
+    pub fn string_constant(&mut self, s: &str) -> Value {
+        let len = s.len() as u32 + 1;
+        let slot = self.zeroed_slot(len);
+        for (i, chunk) in s.as_bytes().chunks(8).enumerate() {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            let v = self.copy(Operand::Imm(i64::from_le_bytes(b)));
+            self.emit(Inst::Store {
+                addr: Addr::Stack {
+                    slot,
+                    off: i as i32 * 8,
+                },
+                src: Operand::Reg(v),
+                size: MemSize::DW,
+            });
+        }
+        Value::Mem {
+            addr: Addr::Stack { slot, off: 0 },
+            len,
+        }
     }
 
     /// `cpid`: the pid of the `-c` command, which userspace writes into the scratch map

@@ -326,7 +326,9 @@ impl AttachKind {
             AttachKind::Tracepoint { category, event } => {
                 (category.clone() + event).contains(['*', '?'])
             }
-            AttachKind::Uprobe { function, .. } => function.contains(['*', '?']),
+            AttachKind::Uprobe { function, .. }
+            | AttachKind::Kprobe { function, .. }
+            | AttachKind::Fentry { function, .. } => function.contains(['*', '?']),
             _ => false,
         }
     }

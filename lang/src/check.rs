@@ -402,7 +402,28 @@ fn expand(
             "function",
             "probe -l 'uprobe:BINARY:*' lists a binary's functions",
         ),
-        _ => unreachable!("only tracepoints and uprobes have wildcards"),
+        AttachKind::Kprobe { function, ret } | AttachKind::Fentry { function, ret, .. } => (
+            env.tracepoints
+                .kernel_functions()
+                .map_err(cannot)?
+                .into_iter()
+                .filter(|f| glob_match(function, f))
+                .map(|f| match kind {
+                    AttachKind::Kprobe { .. } => AttachKind::Kprobe {
+                        function: f,
+                        ret: *ret,
+                    },
+                    _ => AttachKind::Fentry {
+                        function: f,
+                        ret: *ret,
+                        nargs: 0,
+                    },
+                })
+                .collect(),
+            "kernel function",
+            "probe -l 'kprobe:*' lists the kernel's functions",
+        ),
+        _ => unreachable!("only tracepoints, kprobes, fentry and uprobes have wildcards"),
     };
     if kinds.is_empty() {
         return Err(
@@ -492,11 +513,12 @@ impl Checker<'_> {
                     .into(),
             ));
         }
-        let mut found = None;
+        // One program per place: the type must hold the value in each (the widest string).
+        let mut found: Option<Type> = None;
         for kind in &self.kinds {
             match self.builtins.variable(name, kind)? {
                 Err(why) => return Some(Err(why)),
-                Ok(t) => found = Some(t),
+                Ok(t) => found = Some(found.and_then(|f| unify(&f, &t)).unwrap_or(t)),
             }
         }
         match found {

@@ -23,6 +23,11 @@ pub trait TracepointFormats {
     fn fields(&self, category: &str, event: &str) -> Result<Vec<TracepointField>, String>;
     /// Every tracepoint as `(category, event)`, for wildcards in attach points.
     fn list(&self) -> Result<Vec<(String, String)>, String>;
+
+    /// The kernel functions kprobes and fentry can attach to, for wildcards.
+    fn kernel_functions(&self) -> Result<Vec<String>, String> {
+        Err("the kernel's functions are not available here".into())
+    }
 }
 
 /// No tracepoint information, for checking without a kernel.

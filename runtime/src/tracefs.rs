@@ -50,6 +50,21 @@ impl TracepointFormats for TracefsFormats {
         }
     }
 
+    fn kernel_functions(&self) -> Result<Vec<String>, String> {
+        let root = ensure_mounted().map_err(|e| format!("cannot mount tracefs: {e}"))?;
+        let path = root.join("available_filter_functions");
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let mut all: Vec<String> = text
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .map(str::to_string)
+            .collect();
+        all.sort();
+        all.dedup();
+        Ok(all)
+    }
+
     fn list(&self) -> Result<Vec<(String, String)>, String> {
         let root = ensure_mounted().map_err(|e| format!("cannot mount tracefs: {e}"))?;
         let text =

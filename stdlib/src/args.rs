@@ -80,7 +80,7 @@ macro_rules! args {
             pub const $konst: Variable = Variable {
                 name: $name,
                 doc: concat!("argument ", $n, " of the probed function or raw tracepoint, as uint64"),
-                ty: || Type::U64,
+                ty: |_| Type::U64,
                 available: |kind| arg_available(kind, $n),
                 reads_context: true,
                 lower: |cx| lower_arg(cx, $n),
@@ -96,7 +96,7 @@ args!(ARG0 "arg0" 0, ARG1 "arg1" 1, ARG2 "arg2" 2, ARG3 "arg3" 3, ARG4 "arg4" 4,
 pub const RETVAL: Variable = Variable {
     name: "retval",
     doc: "the value the probed function returned (return probes), as uint64",
-    ty: || Type::U64,
+    ty: |_| Type::U64,
     available: retval_available,
     reads_context: true,
     lower: |cx| {

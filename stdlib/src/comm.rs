@@ -12,7 +12,7 @@ const COMM_LEN: u32 = 16;
 pub const COMM: Variable = Variable {
     name: "comm",
     doc: "name of the current task (16 bytes at most, as the kernel keeps it)",
-    ty: || Type::Str { len: COMM_LEN },
+    ty: |_| Type::Str { len: COMM_LEN },
     available: crate::anywhere,
     reads_context: false,
     lower,

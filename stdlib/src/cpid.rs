@@ -8,7 +8,7 @@ use probe_lang::types::Type;
 pub const CPID: Variable = Variable {
     name: "cpid",
     doc: "process id of the command run with -c",
-    ty: || Type::U32,
+    ty: |_| Type::U32,
     available: crate::anywhere,
     reads_context: false,
     lower,

@@ -8,7 +8,7 @@ use probe_lang::types::Type;
 pub const CPU: Variable = Variable {
     name: "cpu",
     doc: "id of the CPU the probe fires on",
-    ty: || Type::U32,
+    ty: |_| Type::U32,
     available: crate::anywhere,
     reads_context: false,
     lower,

@@ -8,7 +8,7 @@ use probe_lang::types::Type;
 pub const CURTASK: Variable = Variable {
     name: "curtask",
     doc: "pointer to the current task's struct task_struct (read its fields: curtask->pid)",
-    ty: || Type::Ptr(Box::new(Type::Struct("task_struct".into()))),
+    ty: |_| Type::Ptr(Box::new(Type::Struct("task_struct".into()))),
     available: crate::anywhere,
     reads_context: false,
     lower,

@@ -16,6 +16,7 @@ mod len;
 mod nsecs;
 mod pid;
 pub mod printf;
+mod probe_name;
 mod str;
 mod tid;
 mod zero;
@@ -31,7 +32,8 @@ use probe_lang::{AttachKind, Builtins, Diagnostic, Span};
 pub struct Variable {
     pub name: &'static str,
     pub doc: &'static str,
-    pub ty: fn() -> Type,
+    /// Its type in a probe attached to a place of this kind.
+    pub ty: fn(&AttachKind) -> Type,
     /// Whether a probe of this kind has the variable, and why not.
     pub available: fn(&AttachKind) -> Result<(), String>,
     /// Read from the probe's context (so not inside a `for` over a map).
@@ -92,6 +94,8 @@ pub const VARIABLES: &[&Variable] = &[
     &curtask::CURTASK,
     &nsecs::NSECS,
     &pid::PID,
+    &probe_name::FUNC,
+    &probe_name::PROBE,
     &tid::TID,
 ];
 /// Every builtin function.
@@ -134,8 +138,6 @@ const PLANNED: &[&str] = &[
     "ncpus",
     "rand",
     "cgroup",
-    "func",
-    "probe",
     "args",
     "kstack",
     "ustack",
@@ -210,7 +212,7 @@ impl Builtins for Stdlib {
 
     fn variable(&self, name: &str, kind: &AttachKind) -> Option<Result<Type, String>> {
         let v = VARIABLES.iter().find(|v| v.name == name)?;
-        Some((v.available)(kind).map(|()| (v.ty)()))
+        Some((v.available)(kind).map(|()| (v.ty)(kind)))
     }
 
     fn reads_context(&self, name: &str) -> bool {

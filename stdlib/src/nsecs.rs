@@ -8,7 +8,7 @@ use probe_lang::types::Type;
 pub const NSECS: Variable = Variable {
     name: "nsecs",
     doc: "nanoseconds since boot (bpf_ktime_get_ns)",
-    ty: || Type::U64,
+    ty: |_| Type::U64,
     available: crate::anywhere,
     reads_context: false,
     lower,

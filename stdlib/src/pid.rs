@@ -9,7 +9,7 @@ use probe_lang::types::Type;
 pub const PID: Variable = Variable {
     name: "pid",
     doc: "process id (thread group id) of the current task",
-    ty: || Type::U32,
+    ty: |_| Type::U32,
     available: crate::anywhere,
     reads_context: false,
     lower,

@@ -9,7 +9,7 @@ use probe_lang::types::Type;
 pub const TID: Variable = Variable {
     name: "tid",
     doc: "thread id of the current task",
-    ty: || Type::U32,
+    ty: |_| Type::U32,
     available: crate::anywhere,
     reads_context: false,
     lower,
