@@ -1076,3 +1076,38 @@ fn probe_and_func_name_the_place() {
         "Attaching 2 probes...\n\n\n@[probe_target_greet]: 1\n@[probe_target_add]: 2\n"
     );
 }
+
+/// Iterators and fentry need BPF trampolines, which this kernel lacks (they run in the
+/// qemu kernel, tests/qemu): refused before loading, with the reason and an alternative.
+#[test]
+fn trampoline_probes_are_refused_clearly_here() {
+    let _k = kernel();
+    for (script, says) in [
+        (
+            "iter:task { printf(\"%d\\n\", ctx->task->pid); }",
+            "BPF iterators",
+        ),
+        ("fentry:vfs_read { @ = count(); }", "BPF trampolines"),
+    ] {
+        let o = run_probe(&["-e", script]);
+        if probe_runtime_has_trampolines() {
+            continue;
+        }
+        assert_eq!(o.status.code(), Some(1), "{script}");
+        let err = stderr(&o);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains(says) && err.contains("BPF_PROG_TYPE_TRACING is not available"),
+            "{err}"
+        );
+    }
+}
+
+/// True if this kernel loads tracing programs (then the test above does not apply).
+fn probe_runtime_has_trampolines() -> bool {
+    let out = std::process::Command::new("bpftool")
+        .args(["feature", "probe", "kernel"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).contains("program_type tracing is available")
+}

@@ -139,6 +139,27 @@ pub fn lower_probe(
     cx.ctx = cx.vreg();
     let ctx = cx.ctx;
     cx.emit(Inst::Context { dst: ctx });
+    // An iterator's program runs once more at the end, without an object: skip that run.
+    if let AttachKind::Iter { .. } = attach {
+        let object = cx.vreg();
+        cx.emit(Inst::Load {
+            dst: object,
+            addr: Addr::Reg { base: ctx, off: 8 },
+            size: MemSize::DW,
+            signed: false,
+        });
+        let (body, done) = (cx.new_block(), cx.new_block());
+        cx.terminate(Terminator::Branch {
+            cond: CmpOp::Eq,
+            lhs: object,
+            rhs: Operand::Imm(0),
+            then: done,
+            otherwise: body,
+        });
+        cx.switch_to(done);
+        cx.terminate(Terminator::Return(Operand::Imm(0)));
+        cx.switch_to(body);
+    }
     if let Some(pred) = &probe.predicate {
         let body = cx.new_block();
         let out = cx.new_block();

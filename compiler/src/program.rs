@@ -153,6 +153,7 @@ pub fn section_for(kind: &AttachKind) -> String {
             ret: true,
             ..
         } => format!("fexit/{function}"),
+        AttachKind::Iter { target } => format!("iter/{target}"),
         AttachKind::Uprobe { ret: false, .. } => "uprobe".into(),
         AttachKind::Uprobe { ret: true, .. } => "uretprobe".into(),
         AttachKind::Interval { .. }

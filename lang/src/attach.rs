@@ -35,6 +35,10 @@ pub enum AttachKind {
         offset: u64,
         ret: bool,
     },
+    /// `iter:task`, `iter:task_file`, `iter:task_vma` (short `it:`): runs once for each task
+    /// (each open file, each memory map) and then tracing ends; `ctx` points to the
+    /// kernel's `struct bpf_iter__<target>`.
+    Iter { target: String },
     /// `rawtracepoint:event` (short `rt:`): a kernel tracepoint's raw arguments.
     RawTracepoint { event: String },
     /// `profile:hz:N`, `profile:s:N`, ... (short `p:`): every period on every CPU.
@@ -135,6 +139,7 @@ impl AttachKind {
                 "uretprobe" => "uretprobe:/bin/bash:readline",
                 "self" => "self:signal:SIGUSR1 (the only signal bpftrace defines)",
                 "fentry" => "fentry:vfs_read",
+                "iter" => "iter:task",
                 "fexit" => "fexit:vfs_read",
                 "hardware" => "hardware:cycles:1000000",
                 _ => "kprobe:vfs_read",
@@ -240,6 +245,12 @@ impl AttachKind {
                     ret: long == "uretprobe",
                 })
             }
+            "iter" | "it" => match parts[..] {
+                [_, target @ ("task" | "task_file" | "task_vma")] => Ok(AttachKind::Iter {
+                    target: target.into(),
+                }),
+                _ => Err(bad("iter", "iter:task, iter:task_file or iter:task_vma")),
+            },
             "rawtracepoint" | "rt" => match parts[..] {
                 [_, event] | [_, _, event] if !event.is_empty() => Ok(AttachKind::RawTracepoint {
                     event: event.into(),
@@ -290,7 +301,7 @@ impl AttachKind {
                     .with_note(
                         "supported here: BEGIN, END, self:signal:SIGUSR1, tracepoint:category:event, \
                          rawtracepoint:event, kprobe:function, kretprobe:function, \
-                         fentry:function, fexit:function, \
+                         fentry:function, fexit:function, iter:task, \
                          uprobe:binary:function, uretprobe:binary:function, \
                          interval:s|ms|us|hz:N, profile:s|ms|us|hz:N, software:event:N, \
                          hardware:event:N",
@@ -308,6 +319,13 @@ impl AttachKind {
             AttachKind::Kprobe { .. } | AttachKind::Uprobe { .. } => 168,
             // The arguments, then the return value.
             AttachKind::Fentry { nargs, .. } => 8 * (nargs + 1),
+            // `struct bpf_iter__<target>`: meta, task, then (task_file) fd and file, or
+            // (task_vma) vma.
+            AttachKind::Iter { target } => match target.as_str() {
+                "task" => 16,
+                "task_vma" => 24,
+                _ => 32,
+            },
             AttachKind::Interval { .. }
             | AttachKind::Profile { .. }
             | AttachKind::Software { .. }
@@ -350,6 +368,7 @@ impl AttachKind {
             } => format!("kretprobe:{function}"),
             AttachKind::Interval { period_ns } => format!("interval:us:{}", period_ns / 1000),
             AttachKind::RawTracepoint { event } => format!("rawtracepoint:{event}"),
+            AttachKind::Iter { target } => format!("iter:{target}"),
             AttachKind::Fentry { function, ret, .. } => {
                 format!("{}:{function}", if *ret { "fexit" } else { "fentry" })
             }
@@ -395,6 +414,7 @@ impl AttachKind {
             } => format!("kretprobe_{}", clean(function)),
             AttachKind::Interval { period_ns } => format!("interval_{period_ns}ns"),
             AttachKind::RawTracepoint { event } => format!("rawtracepoint_{}", clean(event)),
+            AttachKind::Iter { target } => format!("iter_{target}"),
             AttachKind::Fentry { function, ret, .. } => {
                 format!(
                     "{}_{}",

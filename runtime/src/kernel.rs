@@ -30,6 +30,11 @@ pub fn unavailable(kind: &probe_lang::AttachKind) -> Option<String> {
              tracepoint:syscalls:sys_enter_read)"
                 .into(),
         ),
+        AttachKind::Iter { .. } if !trampolines_supported() => Some(
+            "this kernel cannot run BPF iterators (BPF_PROG_TYPE_TRACING is not available); \
+             read /proc instead, or use a tracepoint (probe -l lists them)"
+                .into(),
+        ),
         AttachKind::Fentry { .. } if !trampolines_supported() => Some(
             "this kernel cannot run BPF trampolines (BPF_PROG_TYPE_TRACING is not available); \
              use kprobe: where the kernel has kprobes, or a tracepoint (probe -l lists them)"

@@ -5,7 +5,7 @@ use libbpf_sys as sys;
 use std::ffi::{CStr, CString};
 use std::fmt;
 use std::io;
-use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -262,6 +262,24 @@ impl Object {
                 &opts,
             )
         })
+    }
+
+    /// Runs an iterator program (`iter/task`, ...) over everything it iterates: attaches it,
+    /// then reads the iterator to its end (the program's output goes through the ring
+    /// buffer, not the read).
+    pub fn run_iterator(&self, prog: &str) -> Result<(), AttachError> {
+        let p = self.program(prog).map_err(AttachError)?;
+        // SAFETY: a valid program; no options.
+        let link = Self::link(unsafe { sys::bpf_program__attach_iter(p, std::ptr::null()) })?;
+        // SAFETY: the link is alive.
+        let fd = unsafe { sys::bpf_iter_create(sys::bpf_link__fd(link.link)) };
+        if fd < 0 {
+            return Err(AttachError(io::Error::from_raw_os_error(-fd)));
+        }
+        // SAFETY: a new descriptor owned here.
+        let mut iter = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        std::io::copy(&mut iter, &mut std::io::sink()).map_err(AttachError)?;
+        Ok(())
     }
 
     /// Attaches an fentry/fexit program to the kernel function its section names.

@@ -353,6 +353,7 @@ pub fn run(
     let mut begin = vec![];
     let mut end = vec![];
     let mut on_usr1 = vec![];
+    let mut iterators = vec![];
     for p in &compiled.probes {
         let prog = p.program_name.as_str();
         let attached = match &p.attach {
@@ -366,6 +367,10 @@ pub fn run(
             }
             AttachKind::Signal => {
                 on_usr1.push(prog);
+                continue;
+            }
+            AttachKind::Iter { .. } => {
+                iterators.push(p);
                 continue;
             }
             AttachKind::Tracepoint { category, event } => object
@@ -453,7 +458,8 @@ pub fn run(
             (Err(_), MissingProbes::Ignore) => {}
         }
     }
-    let attachable = compiled.probes.len() - begin.len() - end.len() - on_usr1.len();
+    let attachable =
+        compiled.probes.len() - begin.len() - end.len() - on_usr1.len() - iterators.len();
     if attachable > 0 && links.is_empty() {
         return Err(fail("none of the probes could attach"));
     }
@@ -511,6 +517,15 @@ pub fn run(
     if let Some(c) = &mut child {
         c.release();
     }
+    // Iterators run once, each to its end, and then tracing ends.
+    for p in &iterators {
+        object
+            .run_iterator(&p.program_name)
+            .map_err(|e| fail(format!("{}: cannot run the iterator: {e}", p.attach_text)))?;
+        rb.consume().ok();
+        stop |= drain(&queue);
+    }
+    stop |= !iterators.is_empty();
     while !stop {
         rb.poll(100).ok();
         if USR1.swap(false, Ordering::SeqCst) {

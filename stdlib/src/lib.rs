@@ -8,6 +8,7 @@ mod comm;
 mod count;
 mod cpid;
 mod cpu;
+mod ctx;
 mod curtask;
 mod delete;
 mod exit;
@@ -91,6 +92,7 @@ pub const VARIABLES: &[&Variable] = &[
     &comm::COMM,
     &cpid::CPID,
     &cpu::CPU,
+    &ctx::CTX,
     &curtask::CURTASK,
     &nsecs::NSECS,
     &pid::PID,
