@@ -934,23 +934,6 @@ fn uprobe_wildcards_and_listing() {
     same_as_bpftrace(&["-l", "uprobe:/bin/bash:*"]);
 }
 
-/// Names of the BPF maps loaded in the kernel right now.
-fn loaded_map_names() -> Vec<String> {
-    let out = std::process::Command::new("bpftool")
-        .args(["map", "list"])
-        .output()
-        .expect("bpftool is installed (.ci/run installs it)");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| {
-            l.split_whitespace()
-                .skip_while(|w| *w != "name")
-                .nth(1)
-                .map(String::from)
-        })
-        .collect()
-}
-
 /// Killed with SIGKILL while tracing, probe leaves no program, link or map behind: the
 /// kernel frees them with its file descriptors.
 #[test]

@@ -1730,21 +1730,28 @@ impl LowerCx<'_> {
         pid
     }
 
-    /// `len(@map)`: the number of elements, counted by a callback.
-    pub fn map_len(&mut self, map: u32) -> VReg {
-        let area = self.scratch_area(8);
-        let count = self.copy(Operand::Imm(0));
-        let done = self.new_block();
-        let ptr = self.scratch_value(done);
-        let counter = Addr::Reg {
+    /// A new area of `size` bytes in this CPU's scratch value, its first 8 bytes zeroed;
+    /// returns its offset and its address. Without a value, control goes to `missing`.
+    fn loop_area(&mut self, size: u32, missing: BlockId) -> (i32, Addr) {
+        let area = self.scratch_area(size);
+        let ptr = self.scratch_value(missing);
+        let base = Addr::Reg {
             base: ptr,
             off: area,
         };
         self.emit(Inst::Store {
-            addr: counter,
+            addr: base,
             src: Operand::Imm(0),
             size: MemSize::DW,
         });
+        (area, base)
+    }
+
+    /// `len(@map)`: the number of elements, counted by a callback.
+    pub fn map_len(&mut self, map: u32) -> VReg {
+        let count = self.copy(Operand::Imm(0));
+        let done = self.new_block();
+        let (area, counter) = self.loop_area(8, done);
         let callback = self
             .callback(&mut |cx, _, _| {
                 let stop = cx.new_block();
@@ -1805,18 +1812,8 @@ impl LowerCx<'_> {
             s.2 = at;
             at += var_bytes(&s.1) as i32;
         }
-        let area = self.scratch_area(size);
         let after = self.new_block();
-        let ptr = self.scratch_value(after);
-        let base = Addr::Reg {
-            base: ptr,
-            off: area,
-        };
-        self.emit(Inst::Store {
-            addr: base,
-            src: Operand::Imm(0),
-            size: MemSize::DW,
-        });
+        let (area, base) = self.loop_area(size, after);
         for (_, var, off) in &shared {
             self.save_var(var, base.offset(*off));
         }

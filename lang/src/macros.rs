@@ -208,7 +208,11 @@ impl Expander {
         }
         let mut body = m.body.clone();
         let mut ok = true;
-        rename_targets(&mut body, &vars, &maps, &mut |name, span| {
+        let renames = Renames {
+            vars: &vars,
+            maps: &maps,
+        };
+        renames.targets(&mut body, &mut |name, span| {
             ok = false;
             self.errors.push(
                 Diagnostic::error(
@@ -250,92 +254,77 @@ fn is_expression_macro(m: &Macro) -> bool {
     )
 }
 
-/// The statement-level part of [`rename_targets`]: targets of assignments, in nested
-/// blocks too.
-fn rename_statements(
-    b: &mut Block,
-    vars: &HashMap<String, Expr>,
-    maps: &HashMap<String, String>,
-    bad: &mut dyn FnMut(&str, Span),
-) {
-    let var = |id: &mut Ident, bad: &mut dyn FnMut(&str, Span)| {
-        if let Some(arg) = vars.get(&id.name) {
-            match &arg.kind {
-                ExprKind::Var(to) => id.name = to.name.clone(),
-                _ => bad(&id.name, id.span),
-            }
-        }
-    };
-    let map = |m: &mut MapAccess| {
-        if let Some(to) = maps.get(&m.name.name) {
-            m.name.name = to.clone();
-        }
-    };
-    for s in &mut b.stmts {
-        match &mut s.kind {
-            StmtKind::AssignVar { var: v, .. } => var(v, bad),
-            StmtKind::AssignMap { map: m, .. } => map(m),
-            StmtKind::CompoundAssign {
-                target: Target::Var(v),
-                ..
-            } => var(v, bad),
-            StmtKind::CompoundAssign {
-                target: Target::Map(m),
-                ..
-            } => map(m),
-            StmtKind::If {
-                then, otherwise, ..
-            } => {
-                rename_statements(then, vars, maps, bad);
-                if let Some(o) = otherwise {
-                    rename_statements(o, vars, maps, bad);
-                }
-            }
-            StmtKind::ForMap { map: m, body, .. } => {
-                if let Some(to) = maps.get(&m.name) {
-                    m.name = to.clone();
-                }
-                rename_statements(body, vars, maps, bad);
-            }
-            StmtKind::While { body, .. }
-            | StmtKind::For { body, .. }
-            | StmtKind::Unroll { body, .. }
-            | StmtKind::Block(body) => rename_statements(body, vars, maps, bad),
-            _ => {}
-        }
-    }
+/// The renaming of a macro call: `$param`s bound to variables and `@param`s to maps.
+struct Renames<'a> {
+    vars: &'a HashMap<String, Expr>,
+    maps: &'a HashMap<String, String>,
 }
 
-/// Renames assigned variables and maps: a `$param` bound to a variable takes that
-/// variable's name, `@param` the map's. Assigning a parameter bound to another expression
-/// is reported through `bad`.
-fn rename_targets(
-    b: &mut Block,
-    vars: &HashMap<String, Expr>,
-    maps: &HashMap<String, String>,
-    bad: &mut dyn FnMut(&str, Span),
-) {
-    rename_statements(b, vars, maps, bad);
-    let var = |id: &mut Ident, bad: &mut dyn FnMut(&str, Span)| {
-        if let Some(arg) = vars.get(&id.name) {
+impl Renames<'_> {
+    /// A variable `$param` takes the name of the variable bound to it; a parameter bound to
+    /// another expression cannot be assigned, which is reported through `bad`.
+    fn var(&self, id: &mut Ident, bad: &mut dyn FnMut(&str, Span)) {
+        if let Some(arg) = self.vars.get(&id.name) {
             match &arg.kind {
                 ExprKind::Var(to) => id.name = to.name.clone(),
                 _ => bad(&id.name, id.span),
             }
         }
-    };
-    let map = |m: &mut MapAccess| {
-        if let Some(to) = maps.get(&m.name.name) {
-            m.name.name = to.clone();
+    }
+
+    /// A map `@param` takes the name of the map bound to it.
+    fn map(&self, name: &mut String) {
+        if let Some(to) = self.maps.get(name) {
+            *name = to.clone();
         }
-    };
-    // Expressions at any depth, block expressions' statements included.
-    block_mut(b, &mut |x| match &mut x.kind {
-        ExprKind::IncDec { target, .. } => match target {
-            Target::Var(v) => var(v, bad),
-            Target::Map(m) => map(m),
-        },
-        ExprKind::Block { block, .. } => rename_statements(block, vars, maps, bad),
-        _ => {}
-    });
+    }
+
+    /// The targets of assignments in `b`'s statements, nested blocks included.
+    fn statements(&self, b: &mut Block, bad: &mut dyn FnMut(&str, Span)) {
+        for s in &mut b.stmts {
+            match &mut s.kind {
+                StmtKind::AssignVar { var: v, .. }
+                | StmtKind::CompoundAssign {
+                    target: Target::Var(v),
+                    ..
+                } => self.var(v, bad),
+                StmtKind::AssignMap { map: m, .. }
+                | StmtKind::CompoundAssign {
+                    target: Target::Map(m),
+                    ..
+                } => self.map(&mut m.name.name),
+                StmtKind::If {
+                    then, otherwise, ..
+                } => {
+                    self.statements(then, bad);
+                    if let Some(o) = otherwise {
+                        self.statements(o, bad);
+                    }
+                }
+                StmtKind::ForMap { map: m, body, .. } => {
+                    self.map(&mut m.name);
+                    self.statements(body, bad);
+                }
+                StmtKind::While { body, .. }
+                | StmtKind::For { body, .. }
+                | StmtKind::Unroll { body, .. }
+                | StmtKind::Block(body) => self.statements(body, bad),
+                _ => {}
+            }
+        }
+    }
+
+    /// Every assigned variable and map of `b`: its statements' targets, and `++`/`--` in
+    /// expressions at any depth (block expressions' statements included).
+    fn targets(&self, b: &mut Block, bad: &mut dyn FnMut(&str, Span)) {
+        self.statements(b, bad);
+        block_mut(b, &mut |x| match &mut x.kind {
+            ExprKind::IncDec { target, .. } => match target {
+                Target::Var(v) => self.var(v, bad),
+                Target::Map(m) => self.map(&mut m.name.name),
+            },
+            ExprKind::Block { block, .. } => self.statements(block, bad),
+            _ => {}
+        });
+    }
 }

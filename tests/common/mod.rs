@@ -67,8 +67,18 @@ pub fn golden_dir() -> PathBuf {
 
 /// Names of the BPF programs loaded in the kernel right now.
 pub fn loaded_program_names() -> Vec<String> {
+    loaded_names("prog")
+}
+
+/// Names of the BPF maps loaded in the kernel right now.
+pub fn loaded_map_names() -> Vec<String> {
+    loaded_names("map")
+}
+
+/// Names of the BPF objects of `kind` (`prog`, `map`) that `bpftool KIND list` shows.
+fn loaded_names(kind: &str) -> Vec<String> {
     let out = Command::new("bpftool")
-        .args(["prog", "list"])
+        .args([kind, "list"])
         .output()
         .expect("bpftool is installed (.ci/run installs it)");
     String::from_utf8_lossy(&out.stdout)
