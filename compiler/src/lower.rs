@@ -141,13 +141,7 @@ pub fn lower_probe(
     cx.emit(Inst::Context { dst: ctx });
     // An iterator's program runs once more at the end, without an object: skip that run.
     if let AttachKind::Iter { .. } = attach {
-        let object = cx.vreg();
-        cx.emit(Inst::Load {
-            dst: object,
-            addr: Addr::Reg { base: ctx, off: 8 },
-            size: MemSize::DW,
-            signed: false,
-        });
+        let object = cx.load_u64(Addr::Reg { base: ctx, off: 8 });
         let (body, done) = (cx.new_block(), cx.new_block());
         cx.terminate(Terminator::Branch {
             cond: CmpOp::Eq,
@@ -276,6 +270,18 @@ impl<'a> LowerCx<'a> {
             });
         }
         slot
+    }
+
+    /// The 64-bit value at `addr`.
+    pub fn load_u64(&mut self, addr: Addr) -> VReg {
+        let dst = self.vreg();
+        self.emit(Inst::Load {
+            dst,
+            addr,
+            size: MemSize::DW,
+            signed: false,
+        });
+        dst
     }
 
     /// `dst = src`.
@@ -466,13 +472,7 @@ impl<'a> LowerCx<'a> {
     /// The element of type `ty` stored at `at` inside a tuple.
     fn tuple_element(&mut self, at: Addr, ty: &Type) -> Value {
         if ty.is_scalar() {
-            let dst = self.vreg();
-            self.emit(Inst::Load {
-                dst,
-                addr: at,
-                size: MemSize::DW,
-                signed: false,
-            });
+            let dst = self.load_u64(at);
             Value::Scalar(dst)
         } else {
             Value::Mem {
@@ -1238,13 +1238,7 @@ impl<'a> LowerCx<'a> {
                     }
                     // fentry's pointer and boolean arguments fill their 64-bit slot.
                     Type::Ptr(_) | Type::Bool => {
-                        let dst = self.vreg();
-                        self.emit(Inst::Load {
-                            dst,
-                            addr: at,
-                            size: MemSize::DW,
-                            signed: false,
-                        });
+                        let dst = self.load_u64(at);
                         Value::Scalar(dst)
                     }
                     other => {
@@ -1831,13 +1825,7 @@ impl LowerCx<'_> {
             for (name, var, off) in &shared {
                 let value = match var.value {
                     Value::Scalar(_) => {
-                        let r = cx.vreg();
-                        cx.emit(Inst::Load {
-                            dst: r,
-                            addr: base.offset(*off),
-                            size: MemSize::DW,
-                            signed: false,
-                        });
+                        let r = cx.load_u64(base.offset(*off));
                         scalars.push((r, *off));
                         Value::Scalar(r)
                     }
@@ -1921,13 +1909,7 @@ impl LowerCx<'_> {
         for (_, var, off) in &shared {
             self.restore_var(var, base.offset(*off));
         }
-        let flag = self.vreg();
-        self.emit(Inst::Load {
-            dst: flag,
-            addr: base,
-            size: MemSize::DW,
-            signed: false,
-        });
+        let flag = self.load_u64(base);
         let ended = self.new_block();
         self.terminate(Terminator::Branch {
             cond: CmpOp::Ne,

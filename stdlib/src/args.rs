@@ -3,7 +3,7 @@
 //! context is an array of 64-bit arguments, a kprobe's the registers (`struct pt_regs`).
 
 use crate::Variable;
-use probe_compiler::ir::{Addr, Inst, MemSize};
+use probe_compiler::ir::Addr;
 use probe_compiler::lower::{LowerCx, Value};
 use probe_lang::types::Type;
 use probe_lang::AttachKind;
@@ -54,15 +54,8 @@ fn retval_available(kind: &AttachKind) -> Result<(), String> {
 
 /// Loads the 64-bit value at `off` in the context.
 fn context_u64(cx: &mut LowerCx, off: i32) -> Value {
-    let dst = cx.vreg();
     let base = cx.ctx;
-    cx.emit(Inst::Load {
-        dst,
-        addr: Addr::Reg { base, off },
-        size: MemSize::DW,
-        signed: false,
-    });
-    Value::Scalar(dst)
+    Value::Scalar(cx.load_u64(Addr::Reg { base, off }))
 }
 
 fn lower_arg(cx: &mut LowerCx, n: usize) -> Value {

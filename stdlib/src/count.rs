@@ -30,13 +30,7 @@ fn lower(_args: &[Expr], value: VReg, cx: &mut LowerCx) -> Result<(), Diagnostic
         base: value,
         off: 0,
     };
-    let old = cx.vreg();
-    cx.emit(Inst::Load {
-        dst: old,
-        addr: at,
-        size: MemSize::DW,
-        signed: false,
-    });
+    let old = cx.load_u64(at);
     let new = cx.alu(AluOp::Add, old, Operand::Imm(1));
     cx.emit(Inst::Store {
         addr: at,
