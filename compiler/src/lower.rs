@@ -521,9 +521,15 @@ impl<'a> LowerCx<'a> {
         }
     }
 
-    /// Reads a value of type `ty` from kernel address `at` with `bpf_probe_read_kernel`
-    /// (a failed read gives zeroes).
-    fn read_kernel(&mut self, at: VReg, ty: &Type, span: Span) -> Result<Value, Diagnostic> {
+    /// Reads a value of type `ty` from address `at` with probe-read helper `helper`
+    /// (`bpf_probe_read_kernel` for kernel structs; a failed read gives zeroes).
+    fn read_memory(
+        &mut self,
+        helper: u32,
+        at: VReg,
+        ty: &Type,
+        span: Span,
+    ) -> Result<Value, Diagnostic> {
         let (bytes, signed) = match ty {
             Type::Int { bits, signed } => (u32::from(*bits) / 8, *signed),
             Type::Bool => (1, false),
@@ -539,7 +545,7 @@ impl<'a> LowerCx<'a> {
         let slot = self.zeroed_slot(bytes.max(8));
         let buf = self.stack_addr(slot, 0);
         self.call(
-            helper::PROBE_READ_KERNEL,
+            helper,
             vec![
                 Operand::Reg(buf),
                 Operand::Imm(i64::from(bytes)),
@@ -1189,7 +1195,7 @@ impl<'a> LowerCx<'a> {
             {
                 let at = self.struct_address(base)?;
                 let at = self.alu(AluOp::Add, at, Operand::Imm(i64::from(*offset)));
-                self.read_kernel(at, &e.ty, e.span)
+                self.read_memory(helper::PROBE_READ_KERNEL, at, &e.ty, e.span)
             }
             ExprKind::Field {
                 offset,
@@ -1299,29 +1305,9 @@ impl<'a> LowerCx<'a> {
                     UnaryOp::BitNot => self.alu(AluOp::Xor, v, Operand::Imm(-1)),
                     UnaryOp::Not => return self.bool_value(e),
                     UnaryOp::AddrOf => unreachable!("lowered above"),
+                    // Kernel or user memory: the compatible helper reads either.
                     UnaryOp::Deref => {
-                        let Type::Int { bits, signed } = e.ty else {
-                            unreachable!("pointers point to integers")
-                        };
-                        let bytes = u32::from(bits) / 8;
-                        let slot = self.zeroed_slot(8);
-                        let buf = self.stack_addr(slot, 0);
-                        self.call(
-                            helper::PROBE_READ,
-                            vec![
-                                Operand::Reg(buf),
-                                Operand::Imm(i64::from(bytes)),
-                                Operand::Reg(v),
-                            ],
-                        );
-                        let dst = self.vreg();
-                        self.emit(Inst::Load {
-                            dst,
-                            addr: Addr::Stack { slot, off: 0 },
-                            size: MemSize::of(bytes),
-                            signed,
-                        });
-                        dst
+                        return self.read_memory(helper::PROBE_READ, v, &e.ty, e.span)
                     }
                 }))
             }
