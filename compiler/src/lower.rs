@@ -143,13 +143,7 @@ pub fn lower_probe(
     if let AttachKind::Iter { .. } = attach {
         let object = cx.load_u64(Addr::Reg { base: ctx, off: 8 });
         let (body, done) = (cx.new_block(), cx.new_block());
-        cx.terminate(Terminator::Branch {
-            cond: CmpOp::Eq,
-            lhs: object,
-            rhs: Operand::Imm(0),
-            then: done,
-            otherwise: body,
-        });
+        cx.branch_if_zero(object, done, body);
         cx.switch_to(done);
         cx.terminate(Terminator::Return(Operand::Imm(0)));
         cx.switch_to(body);
@@ -272,6 +266,17 @@ impl<'a> LowerCx<'a> {
         slot
     }
 
+    /// Ends the block: on to `zero` if `v` is 0 (a null pointer), else to `nonzero`.
+    pub fn branch_if_zero(&mut self, v: VReg, zero: BlockId, nonzero: BlockId) {
+        self.terminate(Terminator::Branch {
+            cond: CmpOp::Eq,
+            lhs: v,
+            rhs: Operand::Imm(0),
+            then: zero,
+            otherwise: nonzero,
+        });
+    }
+
     /// The 64-bit value at `addr`.
     pub fn load_u64(&mut self, addr: Addr) -> VReg {
         let dst = self.vreg();
@@ -374,24 +379,12 @@ impl<'a> LowerCx<'a> {
         let full = self.new_block();
         let fill = self.new_block();
         let done = self.new_block();
-        self.terminate(Terminator::Branch {
-            cond: CmpOp::Eq,
-            lhs: rec,
-            rhs: Operand::Imm(0),
-            then: full,
-            otherwise: fill,
-        });
+        self.branch_if_zero(rec, full, fill);
         self.switch_to(full);
         let key = self.zeroed_slot(4);
         let ptr = self.lookup(self.lost_events, Addr::Stack { slot: key, off: 0 });
         let counted = self.new_block();
-        self.terminate(Terminator::Branch {
-            cond: CmpOp::Eq,
-            lhs: ptr,
-            rhs: Operand::Imm(0),
-            then: done,
-            otherwise: counted,
-        });
+        self.branch_if_zero(ptr, done, counted);
         self.switch_to(counted);
         let one = self.copy(Operand::Imm(1));
         self.emit(Inst::AtomicAdd {
@@ -815,13 +808,7 @@ impl<'a> LowerCx<'a> {
         let found = self.new_block();
         let missing = self.new_block();
         let done = self.new_block();
-        self.terminate(Terminator::Branch {
-            cond: CmpOp::Eq,
-            lhs: ptr,
-            rhs: Operand::Imm(0),
-            then: missing,
-            otherwise: found,
-        });
+        self.branch_if_zero(ptr, missing, found);
         let result = match ty {
             Type::Str { .. } | Type::Tuple(_) => {
                 let len = ty.size();
@@ -897,23 +884,11 @@ impl<'a> LowerCx<'a> {
                     let ready = self.new_block();
                     let agg = self.new_block();
                     let done = self.new_block();
-                    self.terminate(Terminator::Branch {
-                        cond: CmpOp::Eq,
-                        lhs: ptr,
-                        rhs: Operand::Imm(0),
-                        then: init,
-                        otherwise: agg,
-                    });
+                    self.branch_if_zero(ptr, init, agg);
                     self.switch_to(init);
                     self.update(index, key, Addr::Stack { slot: zero, off: 0 });
                     let again = self.lookup(index, key);
-                    self.terminate(Terminator::Branch {
-                        cond: CmpOp::Eq,
-                        lhs: again,
-                        rhs: Operand::Imm(0),
-                        then: done,
-                        otherwise: ready,
-                    });
+                    self.branch_if_zero(again, done, ready);
                     self.switch_to(ready);
                     let builtins = self.builtins;
                     builtins.lower_aggregation(name, args, again, self)?;
@@ -1508,13 +1483,7 @@ impl<'a> LowerCx<'a> {
             });
             self.switch_to(same);
             let next = self.new_block();
-            self.terminate(Terminator::Branch {
-                cond: CmpOp::Eq,
-                lhs: x,
-                rhs: Operand::Imm(0),
-                then: equal,
-                otherwise: next,
-            });
+            self.branch_if_zero(x, equal, next);
             self.switch_to(next);
         }
         // Equal over the common length: equal if the longer one ends there too.
@@ -1529,13 +1498,7 @@ impl<'a> LowerCx<'a> {
                 size: MemSize::B,
                 signed: false,
             });
-            self.terminate(Terminator::Branch {
-                cond: CmpOp::Eq,
-                lhs: x,
-                rhs: Operand::Imm(0),
-                then: equal,
-                otherwise: differ,
-            });
+            self.branch_if_zero(x, equal, differ);
         }
     }
 }
@@ -1578,13 +1541,7 @@ impl LowerCx<'_> {
         let key = self.zeroed_slot(4);
         let ptr = self.lookup(self.scratch.map, Addr::Stack { slot: key, off: 0 });
         let found = self.new_block();
-        self.terminate(Terminator::Branch {
-            cond: CmpOp::Eq,
-            lhs: ptr,
-            rhs: Operand::Imm(0),
-            then: missing,
-            otherwise: found,
-        });
+        self.branch_if_zero(ptr, missing, found);
         self.switch_to(found);
         ptr
     }
