@@ -1094,3 +1094,31 @@ fn probe_runtime_has_trampolines() -> bool {
         .unwrap();
     String::from_utf8_lossy(&out.stdout).contains("program_type tracing is available")
 }
+
+/// `usdt:` probes: notes read from the binary's ELF, arguments where the notes say; the
+/// same as bpftrace, listing included.
+#[test]
+fn usdt_probes_match_bpftrace() {
+    let _k = kernel();
+    let t = test_target();
+    let script =
+        format!("usdt:{t}:probe_target:tick {{ @calls = count(); @last = arg0; @b = arg1; }}");
+    let command = format!("{t} 3");
+    assert_eq!(
+        same_as_bpftrace(&["-e", &script, "-c", &command]),
+        "Attaching 1 probe...\n\n\n@b: 10\n@calls: 3\n@last: 2\n"
+    );
+    assert_eq!(
+        same_as_bpftrace(&["-l", &format!("usdt:{t}:*")]),
+        format!("usdt:{t}:probe_target:tick\n")
+    );
+    // The short form without the provider.
+    let o = run_probe(&[
+        "-e",
+        &format!("U:{t}:tick {{ @n = count(); }}"),
+        "-c",
+        &format!("{t} 2"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).ends_with("@n: 2\n"), "{}", stdout(&o));
+}

@@ -16,6 +16,7 @@ pub mod helper {
     pub const MAP_DELETE_ELEM: u32 = 3;
     pub const PROBE_READ: u32 = 4;
     pub const GET_CURRENT_TASK: u32 = 35;
+    pub const PROBE_READ_USER: u32 = 112;
     pub const PROBE_READ_KERNEL: u32 = 113;
     pub const KTIME_GET_NS: u32 = 5;
     pub const GET_SMP_PROCESSOR_ID: u32 = 8;
@@ -728,7 +729,7 @@ impl<'a> LowerCx<'a> {
     }
 
     /// Keeps the low `bits` of `r`, zero- or sign-extended.
-    fn truncate(&mut self, r: VReg, bits: u8, signed: bool) -> VReg {
+    pub fn truncate(&mut self, r: VReg, bits: u8, signed: bool) -> VReg {
         if bits >= 64 {
             return r;
         }

@@ -154,7 +154,7 @@ pub fn section_for(kind: &AttachKind) -> String {
             ..
         } => format!("fexit/{function}"),
         AttachKind::Iter { target } => format!("iter/{target}"),
-        AttachKind::Uprobe { ret: false, .. } => "uprobe".into(),
+        AttachKind::Uprobe { ret: false, .. } | AttachKind::Usdt { .. } => "uprobe".into(),
         AttachKind::Uprobe { ret: true, .. } => "uretprobe".into(),
         AttachKind::Interval { .. }
         | AttachKind::Profile { .. }

@@ -39,6 +39,14 @@ pub enum AttachKind {
     /// (each open file, each memory map) and then tracing ends; `ctx` points to the
     /// kernel's `struct bpf_iter__<target>`.
     Iter { target: String },
+    /// `usdt:binary:[provider:]name` (short `U:`): a user-space static probe; `probe` is
+    /// what its note says (the checker fills it in, one place per note).
+    Usdt {
+        binary: String,
+        provider: Option<String>,
+        name: String,
+        probe: Option<Box<crate::symbols::UsdtProbe>>,
+    },
     /// `rawtracepoint:event` (short `rt:`): a kernel tracepoint's raw arguments.
     RawTracepoint { event: String },
     /// `profile:hz:N`, `profile:s:N`, ... (short `p:`): every period on every CPU.
@@ -140,6 +148,7 @@ impl AttachKind {
                 "self" => "self:signal:SIGUSR1 (the only signal bpftrace defines)",
                 "fentry" => "fentry:vfs_read",
                 "iter" => "iter:task",
+                "usdt" => "usdt:/usr/bin/python3:python:function__entry",
                 "fexit" => "fexit:vfs_read",
                 "hardware" => "hardware:cycles:1000000",
                 _ => "kprobe:vfs_read",
@@ -245,6 +254,23 @@ impl AttachKind {
                     ret: long == "uretprobe",
                 })
             }
+            "usdt" | "U" => match parts[..] {
+                [_, binary, name] if !binary.is_empty() && !name.is_empty() => Ok(AttachKind::Usdt {
+                    binary: binary.into(),
+                    provider: None,
+                    name: name.into(),
+                    probe: None,
+                }),
+                [_, binary, provider, name] if !binary.is_empty() && !name.is_empty() => {
+                    Ok(AttachKind::Usdt {
+                        binary: binary.into(),
+                        provider: Some(provider.into()),
+                        name: name.into(),
+                        probe: None,
+                    })
+                }
+                _ => Err(bad("usdt", "usdt:binary:[provider:]name")),
+            },
             "iter" | "it" => match parts[..] {
                 [_, target @ ("task" | "task_file" | "task_vma")] => Ok(AttachKind::Iter {
                     target: target.into(),
@@ -301,7 +327,7 @@ impl AttachKind {
                     .with_note(
                         "supported here: BEGIN, END, self:signal:SIGUSR1, tracepoint:category:event, \
                          rawtracepoint:event, kprobe:function, kretprobe:function, \
-                         fentry:function, fexit:function, iter:task, \
+                         fentry:function, fexit:function, iter:task, usdt:binary:name, \
                          uprobe:binary:function, uretprobe:binary:function, \
                          interval:s|ms|us|hz:N, profile:s|ms|us|hz:N, software:event:N, \
                          hardware:event:N",
@@ -316,7 +342,7 @@ impl AttachKind {
     pub fn context_size(&self) -> u32 {
         match self {
             AttachKind::RawTracepoint { .. } => 96,
-            AttachKind::Kprobe { .. } | AttachKind::Uprobe { .. } => 168,
+            AttachKind::Kprobe { .. } | AttachKind::Uprobe { .. } | AttachKind::Usdt { .. } => 168,
             // The arguments, then the return value.
             AttachKind::Fentry { nargs, .. } => 8 * (nargs + 1),
             // `struct bpf_iter__<target>`: meta, task, then (task_file) fd and file, or
@@ -369,6 +395,20 @@ impl AttachKind {
             AttachKind::Interval { period_ns } => format!("interval:us:{}", period_ns / 1000),
             AttachKind::RawTracepoint { event } => format!("rawtracepoint:{event}"),
             AttachKind::Iter { target } => format!("iter:{target}"),
+            AttachKind::Usdt {
+                binary,
+                provider,
+                name,
+                probe,
+            } => {
+                let provider = provider
+                    .clone()
+                    .or_else(|| probe.as_ref().map(|p| p.provider.clone()));
+                match provider {
+                    Some(p) => format!("usdt:{binary}:{p}:{name}"),
+                    None => format!("usdt:{binary}:{name}"),
+                }
+            }
             AttachKind::Fentry { function, ret, .. } => {
                 format!("{}:{function}", if *ret { "fexit" } else { "fentry" })
             }
@@ -415,6 +455,11 @@ impl AttachKind {
             AttachKind::Interval { period_ns } => format!("interval_{period_ns}ns"),
             AttachKind::RawTracepoint { event } => format!("rawtracepoint_{}", clean(event)),
             AttachKind::Iter { target } => format!("iter_{target}"),
+            AttachKind::Usdt { name, probe, .. } => format!(
+                "usdt_{}_{:x}",
+                clean(name),
+                probe.as_ref().map_or(0, |p| p.file_offset)
+            ),
             AttachKind::Fentry { function, ret, .. } => {
                 format!(
                     "{}_{}",

@@ -190,6 +190,18 @@ pub fn check_in(
                     Err(e) => cx.errors.push(e),
                 }
             }
+            // A USDT probe is every note of that name: one place each.
+            let mut resolved = vec![];
+            for p in points {
+                match &p.kind {
+                    AttachKind::Usdt { .. } => match usdt_places(&p, env.symbols) {
+                        Ok(places) => resolved.extend(places),
+                        Err(e) => cx.errors.push(e),
+                    },
+                    _ => resolved.push(p),
+                }
+            }
+            let mut points = resolved;
             let mut fentry_args = None;
             for p in &mut points {
                 // Without kprobes, a kprobe becomes an fentry probe where the kernel has them.
@@ -284,6 +296,56 @@ pub fn check_in(
         }
     }
     unreachable!("the loop returns in its second pass")
+}
+
+/// The places of a `usdt:` attach point: each note of the binary with that name (and
+/// provider, if given).
+fn usdt_places(
+    point: &ResolvedAttach,
+    symbols: &dyn FunctionSymbols,
+) -> Result<Vec<ResolvedAttach>, Diagnostic> {
+    let AttachKind::Usdt {
+        binary,
+        provider,
+        name,
+        ..
+    } = &point.kind
+    else {
+        unreachable!("a usdt attach point")
+    };
+    let probes = symbols.usdt_probes(binary).map_err(|why| {
+        Diagnostic::error(
+            point.span,
+            format!("cannot read the USDT probes of {binary}"),
+        )
+        .with_label(why)
+        .with_note("give the path of an ELF binary or library, or a program in PATH")
+    })?;
+    let places: Vec<ResolvedAttach> = probes
+        .into_iter()
+        .filter(|p| p.name == *name && provider.as_ref().is_none_or(|want| *want == p.provider))
+        .map(|p| {
+            let kind = AttachKind::Usdt {
+                binary: binary.clone(),
+                provider: provider.clone(),
+                name: name.clone(),
+                probe: Some(Box::new(p)),
+            };
+            ResolvedAttach {
+                text: point.text.clone(),
+                kind,
+                span: point.span,
+            }
+        })
+        .collect();
+    if places.is_empty() {
+        return Err(
+            Diagnostic::error(point.span, format!("no USDT probe `{name}` in {binary}"))
+                .with_label("no such note")
+                .with_note(format!("probe -l 'usdt:{binary}:*' lists its USDT probes")),
+        );
+    }
+    Ok(places)
 }
 
 /// The parameters of kernel function `function` as the fields of an fentry probe's `args`

@@ -12,3 +12,4 @@ pub mod ringbuf;
 pub mod session;
 pub mod tracefs;
 pub mod uprobe;
+pub mod usdt;

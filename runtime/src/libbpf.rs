@@ -234,22 +234,28 @@ impl Object {
     }
 
     /// Attaches a program to the entry (or the return) of `function` + `offset` in the
-    /// ELF file `binary`, in process `pid` only, or in every process for `None`.
+    /// ELF file `binary` (without a function, at that file offset; `semaphore` is a USDT
+    /// semaphore's file offset, or 0), in process `pid` only, or in every process for
+    /// `None`.
+    #[allow(clippy::too_many_arguments)]
     pub fn attach_uprobe(
         &self,
         prog: &str,
         binary: &Path,
-        function: &str,
+        function: Option<&str>,
         offset: u64,
+        semaphore: u64,
         ret: bool,
         pid: Option<i32>,
     ) -> Result<Link, AttachError> {
         let p = self.program(prog).map_err(AttachError)?;
-        let (path, f) = (cstring(&binary.to_string_lossy()), cstring(function));
+        let path = cstring(&binary.to_string_lossy());
+        let f = function.map(cstring);
         let opts = sys::bpf_uprobe_opts {
             sz: std::mem::size_of::<sys::bpf_uprobe_opts>() as _,
             retprobe: ret,
-            func_name: f.as_ptr(),
+            ref_ctr_offset: semaphore as _,
+            func_name: f.as_ref().map_or(std::ptr::null(), |f| f.as_ptr()),
             ..Default::default()
         };
         // SAFETY: valid program, strings and options that outlive the call.

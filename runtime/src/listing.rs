@@ -6,12 +6,13 @@ use probe_lang::attach::{HARDWARE_EVENTS, SOFTWARE_EVENTS};
 use probe_lang::tracepoint::{field_declarations, glob_match};
 
 /// Short probe-kind names and the full ones they stand for.
-const SHORT_KINDS: [(&str, &str); 8] = [
+const SHORT_KINDS: [(&str, &str); 9] = [
     ("t", "tracepoint"),
     ("rt", "rawtracepoint"),
     ("k", "kprobe"),
     ("kr", "kretprobe"),
     ("u", "uprobe"),
+    ("U", "usdt"),
     ("s", "software"),
     ("h", "hardware"),
     ("p", "profile"),
@@ -33,6 +34,19 @@ fn full_pattern(pattern: &str) -> String {
 /// tracepoint fields when `verbose`.
 pub fn list(pattern: Option<&str>, verbose: bool) -> Result<String, String> {
     let pattern = pattern.map(full_pattern);
+    // A binary's USDT probes: `usdt:BINARY:PATTERN`.
+    if let Some(rest) = pattern.as_deref().and_then(|p| p.strip_prefix("usdt:")) {
+        let binary = rest.split(':').next().unwrap_or(rest);
+        let path = crate::uprobe::resolve(binary)?;
+        let mut lines: Vec<String> = crate::usdt::probes(&path)?
+            .into_iter()
+            .map(|p| format!("usdt:{binary}:{}:{}", p.provider, p.name))
+            .filter(|l| glob_match(pattern.as_deref().unwrap_or("*"), l))
+            .collect();
+        lines.sort();
+        lines.dedup();
+        return Ok(lines.iter().map(|l| format!("{l}\n")).collect());
+    }
     // A binary's functions: `uprobe:BINARY:PATTERN`.
     if let Some(rest) = pattern.as_deref().and_then(|p| p.strip_prefix("uprobe:")) {
         let (binary, functions) = rest.split_once(':').unwrap_or((rest, "*"));

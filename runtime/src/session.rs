@@ -394,7 +394,7 @@ pub fn run(
                     // `-c` traces its command; `-p` the given process; else every process.
                     let pid = options.pid.or(child.as_ref().map(|c| c.pid));
                     object
-                        .attach_uprobe(prog, &path, function, *offset, *ret, pid)
+                        .attach_uprobe(prog, &path, Some(function), *offset, 0, *ret, pid)
                         .map(|l| vec![l])
                         .map_err(|e| {
                             if e.errno() == libc::ENOENT {
@@ -412,6 +412,30 @@ pub fn run(
                 .attach_trace(prog)
                 .map(|l| vec![l])
                 .map_err(|e| format!("{}: cannot attach: {e}", p.attach_text)),
+            AttachKind::Usdt {
+                binary,
+                probe: Some(usdt),
+                ..
+            } => crate::uprobe::resolve(binary)
+                .map_err(|e| format!("{}: {e}", p.attach_text))
+                .and_then(|path| {
+                    let pid = options.pid.or(child.as_ref().map(|c| c.pid));
+                    object
+                        .attach_uprobe(
+                            prog,
+                            &path,
+                            None,
+                            usdt.file_offset,
+                            usdt.semaphore_offset,
+                            false,
+                            pid,
+                        )
+                        .map(|l| vec![l])
+                        .map_err(|e| format!("{}: cannot attach: {e}", p.attach_text))
+                }),
+            AttachKind::Usdt { probe: None, .. } => {
+                Err(format!("{}: the USDT note was not resolved", p.attach_text))
+            }
             AttachKind::RawTracepoint { event } => object
                 .attach_raw_tracepoint(prog, event)
                 .map(|l| vec![l])

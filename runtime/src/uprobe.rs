@@ -13,6 +13,10 @@ impl FunctionSymbols for ElfFunctions {
     fn functions(&self, binary: &str) -> Result<Vec<String>, String> {
         functions(&resolve(binary)?)
     }
+
+    fn usdt_probes(&self, binary: &str) -> Result<Vec<probe_lang::symbols::UsdtProbe>, String> {
+        crate::usdt::probes(&resolve(binary)?)
+    }
 }
 
 /// The functions `path` defines (its static and dynamic symbols), sorted, each once.

@@ -3,8 +3,10 @@
 //! context is an array of 64-bit arguments, a kprobe's the registers (`struct pt_regs`).
 
 use crate::Variable;
-use probe_compiler::ir::Addr;
+use probe_compiler::ir::{Addr, AluOp, Operand};
+use probe_compiler::lower::helper;
 use probe_compiler::lower::{LowerCx, Value};
+use probe_lang::symbols::UsdtArg;
 use probe_lang::types::Type;
 use probe_lang::AttachKind;
 
@@ -16,6 +18,13 @@ const PT_REGS_RAX: i32 = 80;
 fn arg_available(kind: &AttachKind, n: usize) -> Result<(), String> {
     match kind {
         AttachKind::RawTracepoint { .. } => Ok(()),
+        AttachKind::Usdt { probe: Some(p), .. } if n < p.args.len() => Ok(()),
+        AttachKind::Usdt { probe: Some(p), .. } => Err(format!(
+            "the USDT probe {}:{} has {} argument(s)",
+            p.provider,
+            p.name,
+            p.args.len()
+        )),
         AttachKind::Fentry { nargs, .. } if n < *nargs as usize => Ok(()),
         AttachKind::Fentry {
             function, nargs, ..
@@ -39,7 +48,7 @@ fn arg_available(kind: &AttachKind, n: usize) -> Result<(), String> {
         AttachKind::Tracepoint { .. } => {
             Err("a tracepoint's arguments are the fields of `args` (probe -lv lists them)".into())
         }
-        _ => Err("only kprobe, uprobe and rawtracepoint probes have arguments".into()),
+        _ => Err("only kprobe, uprobe, usdt and rawtracepoint probes have arguments".into()),
     }
 }
 
@@ -58,7 +67,66 @@ fn context_u64(cx: &mut LowerCx, off: i32) -> Value {
     Value::Scalar(cx.load_u64(Addr::Reg { base, off }))
 }
 
+/// A USDT argument's type: 64 bits, signed as its note says.
+fn arg_type(kind: &AttachKind, n: usize) -> Type {
+    match kind {
+        AttachKind::Usdt { probe: Some(p), .. } => match p.args.get(n) {
+            Some(UsdtArg::Register { signed: true, .. } | UsdtArg::Memory { signed: true, .. })
+            | Some(UsdtArg::Constant(_)) => Type::I64,
+            _ => Type::U64,
+        },
+        _ => Type::U64,
+    }
+}
+
+/// A USDT argument, where its note says it is.
+fn usdt_arg(cx: &mut LowerCx, arg: &UsdtArg) -> Value {
+    let base = cx.ctx;
+    let (value, size, signed) = match *arg {
+        UsdtArg::Constant(v) => return Value::Scalar(cx.copy(Operand::Imm(v))),
+        UsdtArg::Register {
+            regs_offset,
+            size,
+            signed,
+        } => {
+            let reg = cx.load_u64(Addr::Reg {
+                base,
+                off: regs_offset as i32,
+            });
+            (reg, size, signed)
+        }
+        UsdtArg::Memory {
+            regs_offset,
+            displacement,
+            size,
+            signed,
+        } => {
+            let reg = cx.load_u64(Addr::Reg {
+                base,
+                off: regs_offset as i32,
+            });
+            let at = cx.alu(AluOp::Add, reg, Operand::Imm(displacement));
+            let slot = cx.zeroed_slot(8);
+            let buf = cx.stack_addr(slot, 0);
+            cx.call(
+                helper::PROBE_READ_USER,
+                vec![
+                    Operand::Reg(buf),
+                    Operand::Imm(i64::from(size)),
+                    Operand::Reg(at),
+                ],
+            );
+            (cx.load_u64(Addr::Stack { slot, off: 0 }), size, signed)
+        }
+    };
+    Value::Scalar(cx.truncate(value, size * 8, signed))
+}
+
 fn lower_arg(cx: &mut LowerCx, n: usize) -> Value {
+    if let AttachKind::Usdt { probe: Some(p), .. } = cx.attach() {
+        let arg = p.args[n].clone();
+        return usdt_arg(cx, &arg);
+    }
     let off = match cx.attach() {
         AttachKind::Kprobe { .. } | AttachKind::Uprobe { .. } => PT_REGS_ARGS[n],
         _ => 8 * n as i32,
@@ -73,7 +141,7 @@ macro_rules! args {
             pub const $konst: Variable = Variable {
                 name: $name,
                 doc: concat!("argument ", $n, " of the probed function or raw tracepoint, as uint64"),
-                ty: |_| Type::U64,
+                ty: |kind| arg_type(kind, $n),
                 available: |kind| arg_available(kind, $n),
                 reads_context: true,
                 lower: |cx| lower_arg(cx, $n),
