@@ -79,6 +79,7 @@ fn front(source: &Source, options: &Options) -> Result<(CompiledProgram, Vec<u8>
         symbols: &probe_runtime::uprobe::ElfFunctions,
         kprobes_as_fentry: !probe_runtime::kernel::kprobes_supported()
             && probe_runtime::kernel::trampolines_supported(),
+        pid: options.pid.map(|p| p as u32),
     };
     let checked = probe_lang::check_in(ast, &Stdlib, &env).map_err(report)?;
     for point in checked.probes.iter().flat_map(|p| &p.points) {

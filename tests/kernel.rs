@@ -1122,3 +1122,32 @@ fn usdt_probes_match_bpftrace() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).ends_with("@n: 2\n"), "{}", stdout(&o));
 }
+
+/// `-p PID` keeps only that process's events in probes that fire in any process.
+#[test]
+fn pid_filters_tracepoints() {
+    let _k = kernel();
+    let mut target = std::process::Command::new(test_target())
+        .args(["5", "150"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut other = std::process::Command::new("/bin/sh")
+        .args(["-c", "for i in 1 2 3 4 5; do sleep 0.1; done"])
+        .spawn()
+        .unwrap();
+    let pid = target.id().to_string();
+    let o = run_probe(&[
+        "-p",
+        &pid,
+        "-e",
+        "tracepoint:syscalls:sys_enter_clock_nanosleep { @[comm] = count(); }",
+    ]);
+    target.wait().unwrap();
+    other.wait().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let keys: Vec<&str> = out.lines().filter(|l| l.starts_with("@[")).collect();
+    assert_eq!(keys.len(), 1, "{out}");
+    assert!(keys[0].starts_with("@[probe-test-targ]: "), "{out}");
+}

@@ -72,6 +72,7 @@ pub fn compile(
                 ringbuf,
                 lost_events,
                 scratch,
+                checked.pid,
             )
             .and_then(|mut ir| {
                 for f in &mut ir {

@@ -105,6 +105,7 @@ pub fn lower_probe(
     ringbuf: u32,
     lost_events: u32,
     scratch: Scratch,
+    pid_filter: Option<u32>,
 ) -> Result<Functions, Diagnostic> {
     let probe = &checked.probe;
     let func = Function {
@@ -140,6 +141,22 @@ pub fn lower_probe(
     cx.ctx = cx.vreg();
     let ctx = cx.ctx;
     cx.emit(Inst::Context { dst: ctx });
+    // With `-p`, probes that fire in any process return at once in the others.
+    if let (Some(pid), true) = (pid_filter, attach.fires_in_any_process()) {
+        let both = cx.call(helper::GET_CURRENT_PID_TGID, vec![]);
+        let tgid = cx.alu(AluOp::Rsh, both, Operand::Imm(32));
+        let (body, other) = (cx.new_block(), cx.new_block());
+        cx.terminate(Terminator::Branch {
+            cond: CmpOp::Ne,
+            lhs: tgid,
+            rhs: Operand::Imm(i64::from(pid)),
+            then: other,
+            otherwise: body,
+        });
+        cx.switch_to(other);
+        cx.terminate(Terminator::Return(Operand::Imm(0)));
+        cx.switch_to(body);
+    }
     // An iterator's program runs once more at the end, without an object: skip that run.
     if let AttachKind::Iter { .. } = attach {
         let object = cx.load_u64(Addr::Reg { base: ctx, off: 8 });

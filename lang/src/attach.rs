@@ -363,6 +363,22 @@ impl AttachKind {
         }
     }
 
+    /// True for probes that fire in whatever process runs when the event happens (so `-p`
+    /// keeps only those of its process); not for uprobes, which attach to the process, nor
+    /// for BEGIN, END, timers and iterators.
+    pub fn fires_in_any_process(&self) -> bool {
+        matches!(
+            self,
+            AttachKind::Tracepoint { .. }
+                | AttachKind::RawTracepoint { .. }
+                | AttachKind::Kprobe { .. }
+                | AttachKind::Fentry { .. }
+                | AttachKind::Profile { .. }
+                | AttachKind::Software { .. }
+                | AttachKind::Hardware { .. }
+        )
+    }
+
     /// True for a tracepoint whose category or event, or a uprobe whose function, holds a
     /// wildcard (`*`, `?`).
     pub fn is_wildcard(&self) -> bool {

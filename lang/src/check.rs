@@ -101,6 +101,8 @@ pub struct CheckedProgram {
     pub maps: Vec<MapInfo>,
     /// The script's `config` settings.
     pub settings: crate::config::Settings,
+    /// The process `-p` traces, if any.
+    pub pid: Option<u32>,
 }
 
 /// What the checker knows of the world outside the script.
@@ -115,6 +117,8 @@ pub struct Environment<'a> {
     pub symbols: &'a dyn FunctionSymbols,
     /// Attach kprobes as fentry probes (the kernel has no kprobes but has trampolines).
     pub kprobes_as_fentry: bool,
+    /// The process `-p` traces: probes that fire in any process fire only in it.
+    pub pid: Option<u32>,
 }
 
 /// Checks a parsed program on its own: no positional parameters, no tracepoint formats.
@@ -128,6 +132,7 @@ pub fn check(program: Program, builtins: &dyn Builtins) -> Result<CheckedProgram
             structs: &NoStructTypes,
             symbols: &NoSymbols,
             kprobes_as_fentry: false,
+            pid: None,
         },
     )
 }
@@ -292,6 +297,7 @@ pub fn check_in(
                 probes,
                 maps,
                 settings,
+                pid: env.pid,
             });
         }
     }
