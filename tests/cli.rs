@@ -239,7 +239,7 @@ fn diagnostics_are_rendered_with_file_line_column_and_caret() {
         ("arg_in_map_loop", "rt:sys_enter { @m[1] = 1; for ($kv : @m) { @x = arg1; } }"),
         ("uprobe_without_function", "uprobe:/bin/sh { @ = count(); }"),
         ("uprobe_bad_offset", "uprobe:/bin/sh:main+zz { @ = count(); }"),
-        ("uprobe_at_address", "uprobe:/bin/sh:0x1000 { @ = count(); }"),
+        ("uprobe_address_with_offset", "uprobe:/bin/sh:0x1000+4 { @ = count(); }"),
         ("uprobe_wildcard_matches_nothing", "uprobe:/bin/sh:no_such_function_* { @ = count(); }"),
         ("uprobe_wildcard_in_missing_binary", "uprobe:/no/such/binary:f* { @ = count(); }"),
         ("fentry_unknown_function", "fentry:no_such_kernel_function { @ = count(); }"),

@@ -1151,3 +1151,36 @@ fn pid_filters_tracepoints() {
     assert_eq!(keys.len(), 1, "{out}");
     assert!(keys[0].starts_with("@[probe-test-targ]: "), "{out}");
 }
+
+/// A uprobe at an address of the binary (found here in its symbol table), as bpftrace
+/// takes it; an address outside the code is named.
+#[test]
+fn uprobes_at_addresses() {
+    let _k = kernel();
+    let t = test_target();
+    use object::{Object, ObjectSymbol};
+    let data = std::fs::read(t).unwrap();
+    let file = object::File::parse(&*data).unwrap();
+    let address = file
+        .symbols()
+        .find(|s| s.name() == Ok("probe_target_add"))
+        .map(|s| format!("{:#x}", s.address()))
+        .expect("the test program has a symbol table");
+    let script = format!("u:{t}:{address} {{ @n = count(); }}");
+    assert_eq!(
+        same_as_bpftrace(&["-e", &script, "-c", &format!("{t} 3")]),
+        "Attaching 1 probe...\n\n\n@n: 3\n"
+    );
+    let o = run_probe(&[
+        "-e",
+        &format!("u:{t}:0x1 {{ @n = count(); }}"),
+        "-c",
+        &format!("{t} 1"),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("0x1 is not a code address of"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -28,7 +28,8 @@ pub enum AttachKind {
     },
     /// `uprobe:binary:function[+offset]` / `uretprobe:...` (short `u:`, `ur:`): a user-space
     /// function's entry or return; the binary is a path, or a name looked up in `PATH` and
-    /// the library directories.
+    /// the library directories. An empty `function` means `offset` is an address in the
+    /// binary (`uprobe:/bin/x:0x401000`).
     Uprobe {
         binary: String,
         function: String,
@@ -241,11 +242,19 @@ impl AttachKind {
                 if binary.is_empty() || function.is_empty() {
                     return Err(bad(long, &format!("{long}:binary:function")));
                 }
+                // An address instead of a function: `uprobe:/bin/x:0x401000`.
                 if function.starts_with(|c: char| c.is_ascii_digit()) {
-                    return Err(crate::lexer::not_supported_yet(
-                        span,
-                        "a uprobe at an address (give the function's name)",
-                    ));
+                    let address = function
+                        .strip_prefix("0x")
+                        .map_or_else(|| function.parse().ok(), |h| u64::from_str_radix(h, 16).ok())
+                        .filter(|_| offset == 0)
+                        .ok_or_else(|| bad(long, &format!("{long}:binary:0xADDRESS")))?;
+                    return Ok(AttachKind::Uprobe {
+                        binary: binary.into(),
+                        function: String::new(),
+                        offset: address,
+                        ret: long == "uretprobe",
+                    });
                 }
                 Ok(AttachKind::Uprobe {
                     binary: binary.into(),
@@ -436,6 +445,7 @@ impl AttachKind {
             } => {
                 let kind = if *ret { "uretprobe" } else { "uprobe" };
                 match offset {
+                    _ if function.is_empty() => format!("{kind}:{binary}:{offset:#x}"),
                     0 => format!("{kind}:{binary}:{function}"),
                     n => format!("{kind}:{binary}:{function}+{n}"),
                 }

@@ -393,14 +393,24 @@ pub fn run(
                 .and_then(|path| {
                     // `-c` traces its command; `-p` the given process; else every process.
                     let pid = options.pid.or(child.as_ref().map(|c| c.pid));
+                    // At an address: where it is in the file.
+                    let (function, offset) = match function.as_str() {
+                        "" => (
+                            None,
+                            crate::usdt::code_offset(&path, *offset)
+                                .map_err(|e| format!("{}: {e}", p.attach_text))?,
+                        ),
+                        f => (Some(f), *offset),
+                    };
                     object
-                        .attach_uprobe(prog, &path, Some(function), *offset, 0, *ret, pid)
+                        .attach_uprobe(prog, &path, function, offset, 0, *ret, pid)
                         .map(|l| vec![l])
                         .map_err(|e| {
                             if e.errno() == libc::ENOENT {
                                 format!(
-                                    "{}: no function `{function}` in {}",
+                                    "{}: no function `{}` in {}",
                                     p.attach_text,
+                                    function.unwrap_or_default(),
                                     path.display()
                                 )
                             } else {

@@ -17,14 +17,7 @@ pub fn probes(path: &Path) -> Result<Vec<UsdtProbe>, String> {
         .data()
         .map_err(|e| format!("cannot read the USDT notes of {}: {e}", path.display()))?;
     let base = file.section_by_name(".stapsdt.base").map(|s| s.address());
-    // An address in the running program is this far from its place in the file.
-    let file_offset = |addr: u64| {
-        file.segments().find_map(|seg| {
-            let (start, size) = (seg.address(), seg.size());
-            let (offset, _) = seg.file_range();
-            (addr >= start && addr < start + size).then(|| addr - start + offset)
-        })
-    };
+    let file_offset = |addr: u64| segment_offset(&file, addr, false);
     let mut out = vec![];
     let mut at = 0;
     while at + 12 <= notes.len() {
@@ -70,6 +63,28 @@ pub fn probes(path: &Path) -> Result<Vec<UsdtProbe>, String> {
         at = next;
     }
     Ok(out)
+}
+
+/// Where address `addr` of the running program is in the file: its segment's file
+/// offset plus its distance from the segment's start (only code segments if `code`).
+fn segment_offset(file: &object::File, addr: u64, code: bool) -> Option<u64> {
+    file.segments().find_map(|seg| {
+        let (start, size) = (seg.address(), seg.size());
+        let (offset, _) = seg.file_range();
+        let executable =
+            matches!(seg.flags(), object::SegmentFlags::Elf { p_flags, .. } if p_flags.0 & 1 != 0);
+        (addr >= start && addr < start + size && (executable || !code))
+            .then(|| addr - start + offset)
+    })
+}
+
+/// The file offset of code address `addr` in the ELF file at `path`.
+pub fn code_offset(path: &Path, addr: u64) -> Result<u64, String> {
+    let data = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let file = object::File::parse(&*data)
+        .map_err(|e| format!("{} is not an ELF file: {e}", path.display()))?;
+    segment_offset(&file, addr, true)
+        .ok_or_else(|| format!("{addr:#x} is not a code address of {}", path.display()))
 }
 
 /// The offset in x86-64's `struct pt_regs` of a register, by any of its names.
