@@ -30,6 +30,12 @@ struct Cli {
     /// Compile, verify and load into the kernel (verifier included), then stop.
     #[arg(long)]
     dry_run: bool,
+    /// Run the `test:` probes, each once, and report which pass (exit status 1 if one fails).
+    #[arg(long, conflicts_with = "bench")]
+    test: bool,
+    /// Time the `bench:` probes.
+    #[arg(long)]
+    bench: bool,
     /// List the places probes can attach (matching the pattern given as SCRIPT, e.g.
     /// 'tracepoint:sched:*'); with -v, each tracepoint's fields too.
     #[arg(short = 'l')]
@@ -111,6 +117,13 @@ pub fn main() -> i32 {
         command: cli.command,
         params,
         pid: cli.pid,
+        mode: if cli.test {
+            probe_runtime::session::Mode::Test
+        } else if cli.bench {
+            probe_runtime::session::Mode::Bench
+        } else {
+            probe_runtime::session::Mode::Trace
+        },
     };
     pipeline::run(&source, &options)
 }

@@ -27,6 +27,8 @@ pub struct Options {
     pub params: Vec<String>,
     /// The process to trace (`-p`).
     pub pid: Option<i32>,
+    /// Trace, or run the test or bench probes.
+    pub mode: probe_runtime::session::Mode,
 }
 
 /// Reads imported files from the file system, relative to the importing file's directory
@@ -149,11 +151,15 @@ pub fn run(source: &Source, options: &Options) -> i32 {
         verbose: options.verbose,
         command: options.command.clone(),
         pid: options.pid,
+        mode: options.mode,
     };
     match probe_runtime::session::run(&compiled, &elf, &Stdlib, &session) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("{e}");
+            // A failing test has said so in its report already.
+            if !e.message.is_empty() {
+                eprintln!("{e}");
+            }
             1
         }
     }

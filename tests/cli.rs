@@ -251,6 +251,8 @@ fn diagnostics_are_rendered_with_file_line_column_and_caret() {
         ("iter_unknown_target", "iter:nope { @ = count(); }"),
         ("usdt_without_name", "usdt:/bin/sh { @ = count(); }"),
         ("usdt_probe_missing", "usdt:/bin/sh:no_such_probe { @ = count(); }"),
+        ("return_a_string", "BEGIN { return \"no\"; }"),
+        ("test_without_name", "test { return 0; }"),
         ("struct_field_missing", "BEGIN { @x = curtask->real_parnet; }"),
         ("struct_bitfield", "BEGIN { @x = curtask->sched_reset_on_fork; }"),
         ("struct_unknown", "BEGIN { @x = ((struct nosuch *)0)->a; }"),

@@ -1184,3 +1184,61 @@ fn uprobes_at_addresses() {
         stderr(&o)
     );
 }
+
+/// `--test` runs each `test:` probe once and reports as bpftrace does (a passing test's
+/// output is hidden); `--bench` times `bench:` probes; a normal run ignores both.
+#[test]
+fn test_and_bench_probes() {
+    let _k = kernel();
+    let script = "test:okay { printf(\"hidden\\n\"); }\n\
+                  test:failure { printf(\"shown\\n\"); return 1; }\n\
+                  bench:count { @b = count(); }\n\
+                  BEGIN { printf(\"begin\\n\"); exit(); }";
+    let o = run_probe(&["--test", "-e", script]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    // Durations vary: keep what is before them.
+    let report: Vec<String> = stdout(&o)
+        .lines()
+        .map(|l| l.split(" (").next().unwrap().to_string())
+        .collect();
+    let (g, r, z) = ("\x1b[32m", "\x1b[31m", "\x1b[0m");
+    assert_eq!(
+        report,
+        [
+            "begin".to_string(),
+            format!("{g}[==========]{z} Running 2 tests."),
+            format!("{g}[ RUN      ]{z} okay"),
+            format!("{g}[       OK ]{z} okay"),
+            format!("{g}[ RUN      ]{z} failure"),
+            "shown".to_string(),
+            format!("{r}[  FAILED  ]{z} failure"),
+            format!("{g}[==========]{z} 2 tests ran."),
+            format!("{g}[  PASSED  ]{z} 1 test."),
+            format!("{r}[  FAILED  ]{z} 1 test, listed below:"),
+            format!("{r}[  FAILED  ]{z} failure"),
+        ]
+    );
+    let o = run_probe(&["--bench", "-e", script]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[1],
+        format!("{:<41}{:<15}Iterations", "Benchmark", "Time(ns)"),
+        "{out}"
+    );
+    assert_eq!(lines[2], "-".repeat(66));
+    let row: Vec<&str> = lines[3].split_whitespace().collect();
+    assert_eq!(row[0], "count", "{out}");
+    assert!(
+        row[1].parse::<u64>().is_ok() && row[2].parse::<u64>().unwrap() >= 1,
+        "{out}"
+    );
+    let o = run_probe(&["-e", script]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).starts_with("Attaching 1 probe...\nbegin\n"),
+        "{}",
+        stdout(&o)
+    );
+}

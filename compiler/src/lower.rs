@@ -1058,7 +1058,19 @@ impl<'a> LowerCx<'a> {
                 let dead = self.new_block();
                 self.switch_to(dead);
             }
-            StmtKind::Return => self.return_now(),
+            StmtKind::Return(None) => self.return_now(),
+            StmtKind::Return(Some(value)) => {
+                let v = self.scalar(value)?;
+                match self.exit_to {
+                    // Inside a map loop the loop's end returns; the value is dropped.
+                    Some(_) => self.return_now(),
+                    None => {
+                        self.terminate(Terminator::Return(Operand::Reg(v)));
+                        let dead = self.new_block();
+                        self.switch_to(dead);
+                    }
+                }
+            }
             StmtKind::ForMap { var, map, body } => self.for_map(var, map, body)?,
             StmtKind::Block(b) => self.block(b)?,
             StmtKind::Unroll { count, body } => {

@@ -134,6 +134,8 @@ pub fn section_for(kind: &AttachKind) -> String {
         | AttachKind::End
         | AttachKind::Signal
         | AttachKind::RawTracepoint { .. } => "raw_tp".into(),
+        // Runs of XDP programs can repeat and be timed, which raw tracepoints' cannot.
+        AttachKind::Test { .. } | AttachKind::Bench { .. } => "xdp".into(),
         AttachKind::Tracepoint { category, event } => format!("tracepoint/{category}/{event}"),
         AttachKind::Kprobe {
             function,

@@ -167,8 +167,9 @@ pub enum StmtKind {
     Break,
     /// `continue`: starts the innermost loop's next iteration.
     Continue,
-    /// `return`: ends the probe.
-    Return,
+    /// `return` or `return value`: ends the probe (the value is what the program returns,
+    /// which decides a `test:` probe's outcome).
+    Return(Option<Expr>),
     /// `{ ... }`: a nested block, with its own scope for `let`.
     Block(Block),
     /// `for ($var : start..end) { ... }`: `$var` takes each value from `start` up to, not
@@ -504,7 +505,8 @@ pub fn block_mut(b: &mut Block, f: &mut dyn FnMut(&mut Expr)) {
             StmtKind::Block(b)
             | StmtKind::Unroll { body: b, .. }
             | StmtKind::ForMap { body: b, .. } => block_mut(b, f),
-            StmtKind::Break | StmtKind::Continue | StmtKind::Return => {}
+            StmtKind::Return(Some(e)) => expr_mut(e, f),
+            StmtKind::Break | StmtKind::Continue | StmtKind::Return(None) => {}
         }
     }
 }

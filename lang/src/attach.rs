@@ -12,6 +12,10 @@ pub enum AttachKind {
     End,
     /// `self:signal:SIGUSR1`: runs each time probe receives SIGUSR1.
     Signal,
+    /// `test:name`: with `--test`, runs once; it passes if it returns 0.
+    Test { name: String },
+    /// `bench:name`: with `--bench`, runs many times to time it.
+    Bench { name: String },
     /// `tracepoint:category:event` (short `t:`).
     Tracepoint { category: String, event: String },
     /// `kprobe:function` / `kretprobe:function` (short `k:`, `kr:`).
@@ -148,6 +152,8 @@ impl AttachKind {
                 "uretprobe" => "uretprobe:/bin/bash:readline",
                 "self" => "self:signal:SIGUSR1 (the only signal bpftrace defines)",
                 "fentry" => "fentry:vfs_read",
+                "test" => "test:parses_ok",
+                "bench" => "bench:count",
                 "iter" => "iter:task",
                 "usdt" => "usdt:/usr/bin/python3:python:function__entry",
                 "fexit" => "fexit:vfs_read",
@@ -174,6 +180,14 @@ impl AttachKind {
                 format!("`{special}` takes no target"),
             )
             .with_label(format!("write just `{special}`"))),
+            kind @ ("test" | "bench") => match parts[..] {
+                [_, name] if !name.is_empty() => Ok(if kind == "test" {
+                    AttachKind::Test { name: name.into() }
+                } else {
+                    AttachKind::Bench { name: name.into() }
+                }),
+                _ => Err(bad(kind, &format!("{kind}:name"))),
+            },
             "self" => match parts[..] {
                 [_, "signal", "SIGUSR1"] => Ok(AttachKind::Signal),
                 _ => Err(bad("self", "self:signal:SIGUSR1")),
@@ -246,7 +260,10 @@ impl AttachKind {
                 if function.starts_with(|c: char| c.is_ascii_digit()) {
                     let address = function
                         .strip_prefix("0x")
-                        .map_or_else(|| function.parse().ok(), |h| u64::from_str_radix(h, 16).ok())
+                        .map_or_else(
+                            || function.parse().ok(),
+                            |h| u64::from_str_radix(h, 16).ok(),
+                        )
                         .filter(|_| offset == 0)
                         .ok_or_else(|| bad(long, &format!("{long}:binary:0xADDRESS")))?;
                     return Ok(AttachKind::Uprobe {
@@ -264,12 +281,14 @@ impl AttachKind {
                 })
             }
             "usdt" | "U" => match parts[..] {
-                [_, binary, name] if !binary.is_empty() && !name.is_empty() => Ok(AttachKind::Usdt {
-                    binary: binary.into(),
-                    provider: None,
-                    name: name.into(),
-                    probe: None,
-                }),
+                [_, binary, name] if !binary.is_empty() && !name.is_empty() => {
+                    Ok(AttachKind::Usdt {
+                        binary: binary.into(),
+                        provider: None,
+                        name: name.into(),
+                        probe: None,
+                    })
+                }
                 [_, binary, provider, name] if !binary.is_empty() && !name.is_empty() => {
                     Ok(AttachKind::Usdt {
                         binary: binary.into(),
@@ -334,7 +353,8 @@ impl AttachKind {
                 Diagnostic::error(span, format!("unknown probe kind `{}`", parts[0]))
                     .with_label("not a probe kind")
                     .with_note(
-                        "supported here: BEGIN, END, self:signal:SIGUSR1, tracepoint:category:event, \
+                        "supported here: BEGIN, END, self:signal:SIGUSR1, test:name, bench:name, \
+                         tracepoint:category:event, \
                          rawtracepoint:event, kprobe:function, kretprobe:function, \
                          fentry:function, fexit:function, iter:task, usdt:binary:name, \
                          uprobe:binary:function, uretprobe:binary:function, \
@@ -368,6 +388,8 @@ impl AttachKind {
             AttachKind::Begin
             | AttachKind::End
             | AttachKind::Signal
+            | AttachKind::Test { .. }
+            | AttachKind::Bench { .. }
             | AttachKind::Tracepoint { .. } => 0,
         }
     }
@@ -408,6 +430,8 @@ impl AttachKind {
             AttachKind::Begin => "BEGIN".into(),
             AttachKind::End => "END".into(),
             AttachKind::Signal => "self:signal:SIGUSR1".into(),
+            AttachKind::Test { name } => format!("test:{name}"),
+            AttachKind::Bench { name } => format!("bench:{name}"),
             AttachKind::Tracepoint { category, event } => format!("tracepoint:{category}:{event}"),
             AttachKind::Kprobe {
                 function,
@@ -467,6 +491,8 @@ impl AttachKind {
             AttachKind::Begin => "BEGIN".into(),
             AttachKind::End => "END".into(),
             AttachKind::Signal => "self_signal_SIGUSR1".into(),
+            AttachKind::Test { name } => format!("test_{}", clean(name)),
+            AttachKind::Bench { name } => format!("bench_{}", clean(name)),
             AttachKind::Tracepoint { category, event } => {
                 format!("tracepoint_{}_{}", clean(category), clean(event))
             }

@@ -1267,7 +1267,17 @@ impl Checker<'_> {
                     );
                 }
             }
-            StmtKind::Return => {}
+            StmtKind::Return(value) => {
+                if let Some(v) = value {
+                    self.expr(v);
+                    if v.ty != Type::Unknown && !v.ty.is_scalar() {
+                        self.errors.push(
+                            operand_error(v, "an integer")
+                                .with_note("a probe returns an integer: `return 1;`"),
+                        );
+                    }
+                }
+            }
             StmtKind::Block(b) => self.block(b),
             StmtKind::Unroll { count, body } => {
                 if !(1..=100).contains(count) {

@@ -115,7 +115,8 @@ impl Expander {
             StmtKind::Block(b)
             | StmtKind::Unroll { body: b, .. }
             | StmtKind::ForMap { body: b, .. } => self.block(b, depth),
-            StmtKind::Break | StmtKind::Continue | StmtKind::Return => {}
+            StmtKind::Return(Some(e)) => self.expr(e, depth),
+            StmtKind::Break | StmtKind::Continue | StmtKind::Return(None) => {}
         }
     }
 

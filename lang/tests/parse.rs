@@ -170,7 +170,7 @@ fn syntax_errors() {
         ("stray_question_mark", "BEGIN { ? }"),
         ("map_name_after_dot", "BEGIN { @x = $t.@y; }"),
         ("double_else", "BEGIN { if (1) { } else { } else { } }"),
-        ("block_after_return", "BEGIN { return 1; }"),
+        ("return_two_values", "BEGIN { return 1 2; }"),
         (
             "several_syntax_errors",
             "BEGIN { @x = 1 + ; @y = ) ; @z = 3; exit(); }",

@@ -347,6 +347,25 @@ pub fn test_run(prog_fd: RawFd, ctx: &[u8]) -> io::Result<u32> {
     Ok(opts.retval)
 }
 
+/// Runs a loaded XDP program `repeat` times in a row on an empty Ethernet frame; returns
+/// its last return value and the average time of one run in nanoseconds.
+pub fn test_run_repeated(prog_fd: RawFd, repeat: u32) -> io::Result<(u32, u32)> {
+    let frame = [0u8; 14];
+    let mut opts = sys::bpf_test_run_opts {
+        sz: std::mem::size_of::<sys::bpf_test_run_opts>() as _,
+        data_in: frame.as_ptr().cast(),
+        data_size_in: frame.len() as u32,
+        repeat: repeat as _,
+        ..Default::default()
+    };
+    // SAFETY: the context buffer outlives the call.
+    let rc = unsafe { sys::bpf_prog_test_run_opts(prog_fd, &mut opts) };
+    if rc < 0 {
+        return Err(io::Error::from_raw_os_error(-rc));
+    }
+    Ok((opts.retval, opts.duration))
+}
+
 /// Number of possible CPUs (the stride of per-CPU map values).
 pub fn possible_cpus() -> usize {
     // SAFETY: no arguments.

@@ -28,6 +28,20 @@ pub struct Options {
     /// The process to trace (`-p`): uprobes attach to it only, and tracing ends when it
     /// exits.
     pub pid: Option<i32>,
+    /// Trace, or run the `test:` or the `bench:` probes.
+    pub mode: Mode,
+}
+
+/// What a run does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// Attach the probes and trace (`test:` and `bench:` probes do not run).
+    #[default]
+    Trace,
+    /// Run each `test:` probe once and report which pass (`--test`).
+    Test,
+    /// Time each `bench:` probe (`--bench`).
+    Bench,
 }
 
 /// Why a run failed, in one line for the user (libbpf's messages and the verifier log
@@ -338,8 +352,16 @@ pub fn run(
     }
     // Before the banner: a SIGUSR1 sent once it is read must find its handler.
     install_signal_handlers();
-    let n = compiled.probes.len();
-    let banner = format!("Attaching {n} probe{}...\n", if n == 1 { "" } else { "s" });
+    // Test and bench probes run only in their modes, which print their own reports.
+    let n = compiled
+        .probes
+        .iter()
+        .filter(|p| !matches!(p.attach, AttachKind::Test { .. } | AttachKind::Bench { .. }))
+        .count();
+    let banner = match options.mode {
+        Mode::Trace => format!("Attaching {n} probe{}...\n", if n == 1 { "" } else { "s" }),
+        Mode::Test | Mode::Bench => String::new(),
+    };
     let mut stdout = io::stdout();
     if stdout
         .write_all(banner.as_bytes())
@@ -354,6 +376,8 @@ pub fn run(
     let mut end = vec![];
     let mut on_usr1 = vec![];
     let mut iterators = vec![];
+    let mut tests = vec![];
+    let mut benches = vec![];
     for p in &compiled.probes {
         let prog = p.program_name.as_str();
         let attached = match &p.attach {
@@ -371,6 +395,14 @@ pub fn run(
             }
             AttachKind::Iter { .. } => {
                 iterators.push(p);
+                continue;
+            }
+            AttachKind::Test { name } => {
+                tests.push((name.as_str(), prog));
+                continue;
+            }
+            AttachKind::Bench { name } => {
+                benches.push((name.as_str(), prog));
                 continue;
             }
             AttachKind::Tracepoint { category, event } => object
@@ -492,8 +524,13 @@ pub fn run(
             (Err(_), MissingProbes::Ignore) => {}
         }
     }
-    let attachable =
-        compiled.probes.len() - begin.len() - end.len() - on_usr1.len() - iterators.len();
+    let attachable = compiled.probes.len()
+        - begin.len()
+        - end.len()
+        - on_usr1.len()
+        - iterators.len()
+        - tests.len()
+        - benches.len();
     if attachable > 0 && links.is_empty() {
         return Err(fail("none of the probes could attach"));
     }
@@ -511,8 +548,8 @@ pub fn run(
     .map_err(|e| fail(format!("cannot open the ring buffer: {e}")))?;
 
     let mut stop = false;
-    let drain = |queue: &Rc<RefCell<Vec<Vec<u8>>>>| -> bool {
-        let mut out = io::stdout().lock();
+    // Decodes what the ring buffer delivered, printing to `out`; true if tracing must end.
+    let drain_to = |queue: &Rc<RefCell<Vec<Vec<u8>>>>, out: &mut dyn Write| -> bool {
         let mut exit = false;
         for record in queue.borrow_mut().drain(..) {
             match output::decode_event(&compiled.events, &record, fmt) {
@@ -543,6 +580,7 @@ pub fn run(
         exit |= out.flush().is_err();
         exit
     };
+    let drain = |queue: &Rc<RefCell<Vec<Vec<u8>>>>| drain_to(queue, &mut io::stdout().lock());
     for prog in &begin {
         run_once(&object, prog)?;
     }
@@ -550,6 +588,24 @@ pub fn run(
     stop |= drain(&queue);
     if let Some(c) = &mut child {
         c.release();
+    }
+    match options.mode {
+        Mode::Test => {
+            let passed = run_tests(&object, &tests, &mut |out| {
+                rb.consume().ok();
+                drain_to(&queue, out);
+            })?;
+            // The report says which failed; the exit status says that one did.
+            return if passed {
+                Ok(())
+            } else {
+                Err(RunError {
+                    message: String::new(),
+                })
+            };
+        }
+        Mode::Bench => return run_benches(&object, &benches),
+        Mode::Trace => {}
     }
     // Iterators run once, each to its end, and then tracing ends.
     for p in &iterators {
@@ -670,6 +726,126 @@ fn hand_off_detach() {
 }
 
 /// Runs a BEGIN or END program once.
+/// `--test`: runs each `test:` probe once, in order, and reports as bpftrace does (the
+/// output of a test that passes is not shown); true if every test passed.
+fn run_tests(
+    object: &crate::libbpf::Object,
+    tests: &[(&str, &str)],
+    collect: &mut dyn FnMut(&mut dyn Write),
+) -> Result<bool, RunError> {
+    const GREEN: &str = "\x1b[32m";
+    const RED: &str = "\x1b[31m";
+    const RESET: &str = "\x1b[0m";
+    let plural = |n: usize| if n == 1 { "test" } else { "tests" };
+    let mut out = io::stdout().lock();
+    let mut failed = vec![];
+    writeln!(
+        out,
+        "{GREEN}[==========]{RESET} Running {} tests.",
+        tests.len()
+    )
+    .ok();
+    for (name, prog) in tests {
+        writeln!(out, "{GREEN}[ RUN      ]{RESET} {name}").ok();
+        let fd = object
+            .program_fd(prog)
+            .ok_or_else(|| fail(format!("program {prog} is missing")))?;
+        let (retval, ns) = crate::libbpf::test_run_repeated(fd, 1)
+            .map_err(|e| fail(format!("cannot run test:{name}: {e}")))?;
+        let mut output = Vec::new();
+        collect(&mut output);
+        let took = format_duration(u64::from(ns));
+        if retval == 0 {
+            writeln!(out, "{GREEN}[       OK ]{RESET} {name} ({took})").ok();
+        } else {
+            for line in String::from_utf8_lossy(&output)
+                .lines()
+                .filter(|l| !l.is_empty())
+            {
+                writeln!(out, "{line}").ok();
+            }
+            writeln!(out, "{RED}[  FAILED  ]{RESET} {name} ({took})").ok();
+            failed.push(*name);
+        }
+    }
+    let n = tests.len();
+    writeln!(out, "{GREEN}[==========]{RESET} {n} {} ran.", plural(n)).ok();
+    let passed = n - failed.len();
+    writeln!(
+        out,
+        "{GREEN}[  PASSED  ]{RESET} {passed} {}.",
+        plural(passed)
+    )
+    .ok();
+    if !failed.is_empty() {
+        writeln!(
+            out,
+            "{RED}[  FAILED  ]{RESET} {} {}, listed below:",
+            failed.len(),
+            plural(failed.len())
+        )
+        .ok();
+        for name in &failed {
+            writeln!(out, "{RED}[  FAILED  ]{RESET} {name}").ok();
+        }
+    }
+    Ok(failed.is_empty())
+}
+
+/// A duration in the largest unit that keeps it at least 1: `250 ns`, `3 μs`, `12 ms`.
+fn format_duration(ns: u64) -> String {
+    match ns {
+        0..1_000 => format!("{ns} ns"),
+        1_000..1_000_000 => format!("{} μs", ns / 1_000),
+        1_000_000..1_000_000_000 => format!("{} ms", ns / 1_000_000),
+        _ => format!("{} s", ns / 1_000_000_000),
+    }
+}
+
+/// `--bench`: runs each `bench:` probe enough times for a millisecond of work and prints
+/// the average time of one run, in bpftrace's table.
+fn run_benches(object: &crate::libbpf::Object, benches: &[(&str, &str)]) -> Result<(), RunError> {
+    let width = benches
+        .iter()
+        .map(|(n, _)| n.len())
+        .max()
+        .unwrap_or(0)
+        .max(40)
+        + 1;
+    let mut out = io::stdout().lock();
+    writeln!(out, "{:<width$}{:<15}Iterations", "Benchmark", "Time(ns)").ok();
+    writeln!(out, "{}", "-".repeat(width + 15 + "Iterations".len())).ok();
+    for (name, prog) in benches {
+        let fd = object
+            .program_fd(prog)
+            .ok_or_else(|| fail(format!("program {prog} is missing")))?;
+        let mut iterations: u32 = 1;
+        loop {
+            let (retval, ns) = crate::libbpf::test_run_repeated(fd, iterations)
+                .map_err(|e| fail(format!("cannot run bench:{name}: {e}")))?;
+            // A benchmark that returns non-zero skips itself.
+            if retval != 0 {
+                break;
+            }
+            let total = u64::from(ns) * u64::from(iterations);
+            let grow = match total {
+                0..1_000 => 1000,
+                1_000..10_000 => 100,
+                10_000..100_000 => 10,
+                100_000..1_000_000 => 2,
+                _ => 1,
+            };
+            if grow == 1 || iterations >= u32::MAX / 1000 {
+                writeln!(out, "{name:<width$}{ns:<15}{iterations}").ok();
+                break;
+            }
+            iterations *= grow;
+        }
+    }
+    writeln!(out, "\n").ok();
+    Ok(())
+}
+
 fn run_once(object: &crate::libbpf::Object, prog: &str) -> Result<(), RunError> {
     let fd = object
         .program_fd(prog)
