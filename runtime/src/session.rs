@@ -420,7 +420,7 @@ pub fn run(
                 function,
                 offset,
                 ret,
-            } => crate::uprobe::resolve(binary)
+            } => crate::uprobe::resolve_for(binary, options.pid)
                 .map_err(|e| format!("{}: {e}", p.attach_text))
                 .and_then(|path| {
                     // `-c` traces its command; `-p` the given process; else every process.
@@ -458,7 +458,7 @@ pub fn run(
                 binary,
                 probe: Some(usdt),
                 ..
-            } => crate::uprobe::resolve(binary)
+            } => crate::uprobe::resolve_for(binary, options.pid)
                 .map_err(|e| format!("{}: {e}", p.attach_text))
                 .and_then(|path| {
                     let pid = options.pid.or(child.as_ref().map(|c| c.pid));

@@ -46,6 +46,30 @@ const LIBRARY_DIRS: [&str; 6] = [
     "/usr/lib",
 ];
 
+/// The file `binary` names for process `pid`: a library by name is first looked for among
+/// the files the process has mapped (`/proc/PID/maps`), which is the one it really uses.
+pub fn resolve_for(binary: &str, pid: Option<i32>) -> Result<PathBuf, String> {
+    if let (Some(pid), false) = (pid, binary.contains('/')) {
+        let stem = binary.strip_prefix("lib").unwrap_or(binary);
+        let stem = stem.split(".so").next().unwrap_or(stem);
+        if let Ok(maps) = std::fs::read_to_string(format!("/proc/{pid}/maps")) {
+            let mapped = maps
+                .lines()
+                .filter_map(|l| l.split_whitespace().nth(5))
+                .map(PathBuf::from)
+                .find(|p| {
+                    p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                        n == format!("lib{stem}.so") || n.starts_with(&format!("lib{stem}.so."))
+                    })
+                });
+            if let Some(p) = mapped {
+                return Ok(p);
+            }
+        }
+    }
+    resolve(binary)
+}
+
 /// The file `binary` names.
 pub fn resolve(binary: &str) -> Result<PathBuf, String> {
     if binary.contains('/') {
@@ -106,6 +130,13 @@ fn is_elf(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn libraries_are_found_in_a_process_maps() {
+        let me = std::process::id() as i32;
+        let libc = resolve_for("libc", Some(me)).unwrap();
+        assert!(libc.to_string_lossy().contains("libc.so."), "{libc:?}");
+    }
 
     #[test]
     fn lists_a_librarys_functions() {
