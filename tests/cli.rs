@@ -253,6 +253,8 @@ fn diagnostics_are_rendered_with_file_line_column_and_caret() {
         ("usdt_probe_missing", "usdt:/bin/sh:no_such_probe { @ = count(); }"),
         ("return_a_string", "BEGIN { return \"no\"; }"),
         ("test_without_name", "test { return 0; }"),
+        ("kretprobe_with_offset", "kretprobe:vfs_read+4 { @ = count(); }"),
+        ("kprobe_bad_offset", "kprobe:vfs_read+x { @ = count(); }"),
         ("struct_field_missing", "BEGIN { @x = curtask->real_parnet; }"),
         ("struct_bitfield", "BEGIN { @x = curtask->sched_reset_on_fork; }"),
         ("struct_unknown", "BEGIN { @x = ((struct nosuch *)0)->a; }"),

@@ -13,7 +13,13 @@ fn second_kernel_under_qemu() {
     let out = String::from_utf8_lossy(&o.stdout);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{out}{err}");
-    for case in ["kprobe", "kprobe_wildcard", "fentry", "iter"] {
+    for case in [
+        "kprobe",
+        "kprobe_offset",
+        "kprobe_wildcard",
+        "fentry",
+        "iter",
+    ] {
         assert!(out.contains(&format!("qemu: {case} ok")), "{out}");
     }
 }

@@ -140,10 +140,12 @@ pub fn section_for(kind: &AttachKind) -> String {
         AttachKind::Kprobe {
             function,
             ret: false,
+            ..
         } => format!("kprobe/{function}"),
         AttachKind::Kprobe {
             function,
             ret: true,
+            ..
         } => format!("kretprobe/{function}"),
         AttachKind::Fentry {
             function,

@@ -18,8 +18,13 @@ pub enum AttachKind {
     Bench { name: String },
     /// `tracepoint:category:event` (short `t:`).
     Tracepoint { category: String, event: String },
-    /// `kprobe:function` / `kretprobe:function` (short `k:`, `kr:`).
-    Kprobe { function: String, ret: bool },
+    /// `kprobe:[module:]function[+offset]` / `kretprobe:[module:]function` (short `k:`,
+    /// `kr:`); the module only says where the function is.
+    Kprobe {
+        function: String,
+        offset: u64,
+        ret: bool,
+    },
     /// `interval:s:N`, `interval:ms:N`, `interval:us:N` (short `i:`): every period on one CPU.
     Interval { period_ns: u64 },
     /// `fentry:function` / `fexit:function` (short `f:`, `fr:`): a kernel function's entry or
@@ -201,13 +206,30 @@ impl AttachKind {
                 }
                 _ => Err(bad("tracepoint", "tracepoint:category:event")),
             },
-            kind @ ("kprobe" | "k" | "kretprobe" | "kr") => match parts[..] {
-                [_, function] if !function.is_empty() => Ok(AttachKind::Kprobe {
+            kind @ ("kprobe" | "k" | "kretprobe" | "kr") => {
+                let ret = kind.starts_with("kr");
+                let long = if ret { "kretprobe" } else { "kprobe" };
+                let target = match parts[..] {
+                    [_, target] | [_, _, target] if !target.is_empty() => target,
+                    _ => return Err(bad(long, &format!("{long}:function"))),
+                };
+                let (function, offset) = match target.split_once('+') {
+                    Some((f, off)) if !ret => {
+                        let off = off
+                            .strip_prefix("0x")
+                            .map_or_else(|| off.parse().ok(), |h| u64::from_str_radix(h, 16).ok())
+                            .ok_or_else(|| bad(long, "kprobe:function+offset"))?;
+                        (f, off)
+                    }
+                    Some(_) => return Err(bad(long, "kretprobe:function (no offset)")),
+                    None => (target, 0),
+                };
+                Ok(AttachKind::Kprobe {
                     function: function.into(),
-                    ret: kind.starts_with("kr"),
-                }),
-                _ => Err(bad(kind, &format!("{kind}:function"))),
-            },
+                    offset,
+                    ret,
+                })
+            }
             "interval" | "i" => match parts[..] {
                 [_, unit, count] => period(unit, count)
                     .map(|period_ns| AttachKind::Interval { period_ns })
@@ -435,11 +457,18 @@ impl AttachKind {
             AttachKind::Tracepoint { category, event } => format!("tracepoint:{category}:{event}"),
             AttachKind::Kprobe {
                 function,
+                offset: 0,
                 ret: false,
             } => format!("kprobe:{function}"),
             AttachKind::Kprobe {
                 function,
+                offset,
+                ret: false,
+            } => format!("kprobe:{function}+{offset}"),
+            AttachKind::Kprobe {
+                function,
                 ret: true,
+                ..
             } => format!("kretprobe:{function}"),
             AttachKind::Interval { period_ns } => format!("interval:us:{}", period_ns / 1000),
             AttachKind::RawTracepoint { event } => format!("rawtracepoint:{event}"),
@@ -498,11 +527,16 @@ impl AttachKind {
             }
             AttachKind::Kprobe {
                 function,
+                offset,
                 ret: false,
-            } => format!("kprobe_{}", clean(function)),
+            } => match offset {
+                0 => format!("kprobe_{}", clean(function)),
+                n => format!("kprobe_{}_{n}", clean(function)),
+            },
             AttachKind::Kprobe {
                 function,
                 ret: true,
+                ..
             } => format!("kretprobe_{}", clean(function)),
             AttachKind::Interval { period_ns } => format!("interval_{period_ns}ns"),
             AttachKind::RawTracepoint { event } => format!("rawtracepoint_{}", clean(event)),

@@ -210,8 +210,14 @@ pub fn check_in(
             let mut fentry_args = None;
             for p in &mut points {
                 // Without kprobes, a kprobe becomes an fentry probe where the kernel has them.
-                if let (true, AttachKind::Kprobe { function, ret }) =
-                    (env.kprobes_as_fentry, &p.kind)
+                if let (
+                    true,
+                    AttachKind::Kprobe {
+                        function,
+                        ret,
+                        offset: 0,
+                    },
+                ) = (env.kprobes_as_fentry, &p.kind)
                 {
                     p.kind = AttachKind::Fentry {
                         function: function.clone(),
@@ -470,15 +476,16 @@ fn expand(
             "function",
             "probe -l 'uprobe:BINARY:*' lists a binary's functions",
         ),
-        AttachKind::Kprobe { function, ret } | AttachKind::Fentry { function, ret, .. } => (
+        AttachKind::Kprobe { function, ret, .. } | AttachKind::Fentry { function, ret, .. } => (
             env.tracepoints
                 .kernel_functions()
                 .map_err(cannot)?
                 .into_iter()
                 .filter(|f| glob_match(function, f))
                 .map(|f| match kind {
-                    AttachKind::Kprobe { .. } => AttachKind::Kprobe {
+                    AttachKind::Kprobe { offset, .. } => AttachKind::Kprobe {
                         function: f,
+                        offset: *offset,
                         ret: *ret,
                     },
                     _ => AttachKind::Fentry {

@@ -303,17 +303,25 @@ impl Object {
         Self::link(unsafe { sys::bpf_program__attach_raw_tracepoint(p, e.as_ptr()) })
     }
 
-    /// Attaches a program to the entry (or the return) of a kernel function.
+    /// Attaches a program to the entry (or the return) of a kernel function, `offset`
+    /// bytes into it.
     pub fn attach_kprobe(
         &self,
         prog: &str,
         function: &str,
+        offset: u64,
         ret: bool,
     ) -> Result<Link, AttachError> {
         let p = self.program(prog).map_err(AttachError)?;
         let f = cstring(function);
-        // SAFETY: valid program and string.
-        Self::link(unsafe { sys::bpf_program__attach_kprobe(p, ret, f.as_ptr()) })
+        let opts = sys::bpf_kprobe_opts {
+            sz: std::mem::size_of::<sys::bpf_kprobe_opts>() as _,
+            offset: offset as _,
+            retprobe: ret,
+            ..Default::default()
+        };
+        // SAFETY: valid program, string and options that outlive the call.
+        Self::link(unsafe { sys::bpf_program__attach_kprobe_opts(p, f.as_ptr(), &opts) })
     }
 
     /// Attaches a program to an open perf event; the link owns the event from then on

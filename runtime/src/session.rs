@@ -491,8 +491,12 @@ pub fn run(
                         format!("{}: cannot attach: {e}", p.attach_text)
                     }
                 }),
-            AttachKind::Kprobe { function, ret } => object
-                .attach_kprobe(prog, function, *ret)
+            AttachKind::Kprobe {
+                function,
+                offset,
+                ret,
+            } => object
+                .attach_kprobe(prog, function, *offset, *ret)
                 .map(|l| vec![l])
                 .map_err(|e| format!("{}: cannot attach: {e}", p.attach_text)),
             AttachKind::Interval { period_ns } => crate::perf::open_cpu_clock(0, *period_ns)
