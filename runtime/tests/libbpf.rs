@@ -152,7 +152,7 @@ fn kprobe_program_loads_but_cannot_attach_here() {
         "this kernel has no kprobes (CONFIG_KPROBES unset)"
     );
     let err = obj
-        .attach_kprobe("kp", "vfs_read", false)
+        .attach_kprobe("kp", "vfs_read", 0, false)
         .err()
         .expect("attach fails");
     assert_ne!(err.errno(), 0, "{err}");
