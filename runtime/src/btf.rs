@@ -46,6 +46,14 @@ impl KernelStructs {
     }
 }
 
+impl KernelStructs {
+    /// Kernel function `name`'s parameters and return value as C declarations, for
+    /// `probe -lv 'fentry:NAME'`.
+    pub fn function_declarations(&self, name: &str) -> Result<Option<Vec<String>>, String> {
+        Ok(self.btf()?.function_declarations(name))
+    }
+}
+
 impl StructTypes for KernelStructs {
     fn function(&self, name: &str) -> Result<Option<FunctionProto>, String> {
         Ok(self.btf()?.find_function(name))
@@ -65,6 +73,7 @@ mod kind {
     pub const UNION: u32 = 5;
     pub const ENUM: u32 = 6;
     pub const FUNC: u32 = 12;
+    pub const FUNC_PROTO: u32 = 13;
     pub const FWD: u32 = 7;
     pub const TYPEDEF: u32 = 8;
     pub const VOLATILE: u32 = 9;
@@ -125,15 +134,69 @@ impl Btf {
         unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
     }
 
-    /// The parameters and return type of kernel function `name`.
-    fn find_function(&self, name: &str) -> Option<FunctionProto> {
+    /// The prototype of kernel function `name`.
+    fn function_proto(&self, name: &str) -> Option<TypeRef<'_>> {
         let cname = CString::new(name).ok()?;
         // SAFETY: a valid C string.
         let id = unsafe { sys::btf__find_by_name_kind(self.0, cname.as_ptr(), kind::FUNC) };
         if id <= 0 {
             return None;
         }
-        let proto = self.type_by_id(self.type_by_id(id as u32)?.target())?;
+        self.type_by_id(self.type_by_id(id as u32)?.target())
+    }
+
+    /// The parameters of kernel function `name` as C declarations (`struct file * file`),
+    /// then its return value's (`ssize_t retval`), as bpftrace lists them.
+    fn function_declarations(&self, name: &str) -> Option<Vec<String>> {
+        let proto = self.function_proto(name)?;
+        let params = proto.trailing::<sys::btf_param>();
+        let mut out: Vec<String> = (0..proto.vlen())
+            .map(|i| {
+                // SAFETY: a function prototype has vlen parameters after it.
+                let p = unsafe { &*params.add(i) };
+                format!("{} {}", self.c_type(p.type_), self.name(p.name_off))
+            })
+            .collect();
+        if proto.target() != 0 {
+            out.push(format!("{} retval", self.c_type(proto.target())));
+        }
+        Some(out)
+    }
+
+    /// Type `id` as C writes it: `unsigned int`, `struct file *`, `const char *`.
+    fn c_type(&self, id: u32) -> String {
+        if id == 0 {
+            return "void".into();
+        }
+        let Some(t) = self.type_by_id(id) else {
+            return "?".into();
+        };
+        let name = self.name(t.ty.name_off);
+        match t.kind() {
+            kind::PTR => {
+                let inner = self.c_type(t.target());
+                format!("{inner} *")
+            }
+            kind::CONST => format!("const {}", self.c_type(t.target())),
+            kind::VOLATILE => format!("volatile {}", self.c_type(t.target())),
+            kind::RESTRICT | kind::TYPE_TAG => self.c_type(t.target()),
+            kind::STRUCT => format!("struct {name}"),
+            kind::UNION => format!("union {name}"),
+            kind::ENUM | kind::ENUM64 => format!("enum {name}"),
+            kind::ARRAY => {
+                // SAFETY: an array has one btf_array after it.
+                let a = unsafe { *t.trailing::<sys::btf_array>() };
+                format!("{}[{}]", self.c_type(a.type_), a.nelems)
+            }
+            kind::FUNC_PROTO => "void (*)()".into(),
+            _ if name.is_empty() => "?".into(),
+            _ => name,
+        }
+    }
+
+    /// The parameters and return type of kernel function `name`.
+    fn find_function(&self, name: &str) -> Option<FunctionProto> {
+        let proto = self.function_proto(name)?;
         let params = proto.trailing::<sys::btf_param>();
         let params = (0..proto.vlen())
             .map(|i| {

@@ -6,10 +6,11 @@ use probe_lang::attach::{HARDWARE_EVENTS, SOFTWARE_EVENTS};
 use probe_lang::tracepoint::{field_declarations, glob_match};
 
 /// Short probe-kind names and the full ones they stand for.
-const SHORT_KINDS: [(&str, &str); 9] = [
+const SHORT_KINDS: [(&str, &str); 10] = [
     ("t", "tracepoint"),
     ("rt", "rawtracepoint"),
     ("k", "kprobe"),
+    ("f", "fentry"),
     ("kr", "kretprobe"),
     ("u", "uprobe"),
     ("U", "usdt"),
@@ -75,20 +76,42 @@ pub fn list(pattern: Option<&str>, verbose: bool) -> Result<String, String> {
     for e in HARDWARE_EVENTS {
         lines.push(format!("hardware:{}:", e.name));
     }
-    if crate::kernel::kprobes_supported() {
+    let (kprobes, fentry) = (
+        crate::kernel::kprobes_supported(),
+        crate::kernel::trampolines_supported(),
+    );
+    if kprobes || fentry {
         if let Ok(text) = std::fs::read_to_string(root.join("available_filter_functions")) {
             for f in text.lines().filter_map(|l| l.split_whitespace().next()) {
-                lines.push(format!("kprobe:{f}"));
+                if kprobes {
+                    lines.push(format!("kprobe:{f}"));
+                }
+                if fentry {
+                    lines.push(format!("fentry:{f}"));
+                }
             }
         }
     }
     lines.retain(|l| matches(l));
     lines.sort();
     lines.dedup();
+    let kernel = crate::btf::KernelStructs::default();
     let mut out = String::new();
     for line in lines {
         out.push_str(&line);
         out.push('\n');
+        if let (true, Some(function)) = (verbose, line.strip_prefix("fentry:")) {
+            for decl in kernel
+                .function_declarations(function)
+                .ok()
+                .flatten()
+                .unwrap_or_default()
+            {
+                out.push_str("    ");
+                out.push_str(&decl);
+                out.push('\n');
+            }
+        }
         if let (true, Some(rest)) = (verbose, line.strip_prefix("tracepoint:")) {
             let (category, event) = rest.split_once(':').expect("category:event");
             let path = root

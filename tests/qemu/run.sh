@@ -2,7 +2,8 @@
 # Runs the probes this machine's kernel cannot (kprobes, and what needs BPF trampolines)
 # on a second kernel: Debian's own (linux-image-amd64), booted under qemu with a small
 # initramfs of busybox and the probe binary. Each tests/qemu/cases/NAME.bt runs there (with
-# the command of its `// command:` line as -c); its output must equal NAME.out.
+# the command of its `// command:` line as -c; a `// args:` line runs probe with those
+# arguments instead of the script); its output must equal NAME.out.
 #
 #   tests/qemu/run.sh        installs qemu and busybox if needed, downloads the kernel once
 #                            into target/qemu, builds probe, boots, compares
@@ -49,8 +50,11 @@ export PATH=/bin
 for f in /cases/*.bt; do
   name=$(basename "$f" .bt)
   cmd=$(sed -n 's|^// command: ||p' "$f")
+  args=$(sed -n 's|^// args: ||p' "$f")
   echo "=== $name"
-  if [ -n "$cmd" ]; then probe "$f" -c "$cmd" 2>&1; else probe "$f" 2>&1; fi
+  if [ -n "$args" ]; then probe $args 2>&1
+  elif [ -n "$cmd" ]; then probe "$f" -c "$cmd" 2>&1
+  else probe "$f" 2>&1; fi
   echo "=== exit $?"
 done
 echo "=== done"
