@@ -19,6 +19,7 @@ fn second_kernel_under_qemu() {
         "kprobe_wildcard",
         "fentry",
         "iter",
+        "listing",
     ] {
         assert!(out.contains(&format!("qemu: {case} ok")), "{out}");
     }
