@@ -42,3 +42,48 @@ fn fuzz_regressions_do_not_panic() {
     }
     assert!(n > 0, "no regression inputs");
 }
+
+/// Where the kernel has trampolines but no kprobes, a kprobe becomes an fentry probe on
+/// the same function: its arguments come from the same places as fentry's (the kernel
+/// under test here has neither, and the qemu kernel has both, so the choice is tested
+/// with the checker's switch, against this kernel's BTF).
+#[test]
+fn kprobes_become_fentry_probes_without_kprobes() {
+    let src = "kprobe:vfs_read { @ = arg2; } kretprobe:vfs_read { @r = retval; }";
+    let env = probe_lang::Environment {
+        params: &[],
+        tracepoints: &probe_lang::tracepoint::NoTracepoints,
+        structs: &probe_runtime::btf::KernelStructs::default(),
+        symbols: &probe_lang::symbols::NoSymbols,
+        kprobes_as_fentry: true,
+        pid: None,
+    };
+    let checked = probe_lang::check_in(probe_lang::parse(src).unwrap(), &Stdlib, &env).unwrap();
+    let kinds: Vec<String> = checked
+        .probes
+        .iter()
+        .flat_map(|p| &p.points)
+        .map(|p| format!("{:?}", p.kind))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "Fentry { function: \"vfs_read\", ret: false, nargs: 4 }",
+            "Fentry { function: \"vfs_read\", ret: true, nargs: 4 }"
+        ]
+    );
+    let compiled = probe_compiler::compile(&checked, &Stdlib).unwrap();
+    assert!(probe_compiler::verify_program(&compiled).is_ok());
+    let sections: Vec<&str> = compiled.probes.iter().map(|p| p.section.as_str()).collect();
+    assert_eq!(sections, ["fentry/vfs_read", "fexit/vfs_read"]);
+    // Without the switch they stay kprobes.
+    let env = probe_lang::Environment {
+        kprobes_as_fentry: false,
+        ..env
+    };
+    let checked = probe_lang::check_in(probe_lang::parse(src).unwrap(), &Stdlib, &env).unwrap();
+    assert!(matches!(
+        checked.probes[0].points[0].kind,
+        probe_lang::AttachKind::Kprobe { .. }
+    ));
+}
