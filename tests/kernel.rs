@@ -825,6 +825,13 @@ fn test_target() -> &'static str {
     env!("CARGO_BIN_EXE_probe-test-target")
 }
 
+/// Runs `script` while the test program makes `calls` calls; returns probe's output.
+fn trace_test_target(script: &str, calls: u32) -> String {
+    let o = run_probe(&["-e", script, "-c", &format!("{} {calls}", test_target())]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    stdout(&o)
+}
+
 /// `uprobe`/`uretprobe` on a program's functions: arguments, return values, strings read
 /// from user memory; with `-c`, only the command is traced. The same as bpftrace.
 #[test]
@@ -856,14 +863,8 @@ fn uprobes_find_libraries_by_name() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), "Attaching 1 probe...\n\n\n@[sh]: 1\n");
     let t = test_target();
-    let o = run_probe(&[
-        "-e",
-        &format!("u:{t}:probe_target_add+0 {{ @ = count(); }}"),
-        "-c",
-        &format!("{t} 2"),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).ends_with("@: 2\n"), "{}", stdout(&o));
+    let out = trace_test_target(&format!("u:{t}:probe_target_add+0 {{ @ = count(); }}"), 2);
+    assert!(out.ends_with("@: 2\n"), "{out}");
 }
 
 /// `-p PID`: uprobes attach to that process, and tracing ends when it exits.
@@ -922,14 +923,8 @@ fn uprobe_targets_that_do_not_exist_are_named() {
 fn uprobe_wildcards_and_listing() {
     let _k = kernel();
     let t = test_target();
-    let o = run_probe(&[
-        "-e",
-        &format!("u:{t}:probe_target_* {{ @calls = count(); }}"),
-        "-c",
-        &format!("{t} 4"),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(stdout(&o), "Attaching 2 probes...\n\n\n@calls: 5\n");
+    let out = trace_test_target(&format!("u:{t}:probe_target_* {{ @calls = count(); }}"), 4);
+    assert_eq!(out, "Attaching 2 probes...\n\n\n@calls: 5\n");
     same_as_bpftrace(&["-l", &format!("uprobe:{t}:probe_target*")]);
     same_as_bpftrace(&["-l", "uprobe:/bin/bash:*"]);
 }
@@ -1047,15 +1042,9 @@ fn probe_and_func_name_the_place() {
         "Attaching 3 probes...\nBEGIN\n\n\n@[tracepoint:syscalls:sys_enter_kill]: 1\n"
     );
     let t = test_target();
-    let o = run_probe(&[
-        "-e",
-        &format!("u:{t}:probe_target_* {{ @[func] = count(); }}"),
-        "-c",
-        &format!("{t} 2"),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let out = trace_test_target(&format!("u:{t}:probe_target_* {{ @[func] = count(); }}"), 2);
     assert_eq!(
-        stdout(&o),
+        out,
         "Attaching 2 probes...\n\n\n@[probe_target_greet]: 1\n@[probe_target_add]: 2\n"
     );
 }
@@ -1113,14 +1102,8 @@ fn usdt_probes_match_bpftrace() {
         format!("usdt:{t}:probe_target:tick\n")
     );
     // The short form without the provider.
-    let o = run_probe(&[
-        "-e",
-        &format!("U:{t}:tick {{ @n = count(); }}"),
-        "-c",
-        &format!("{t} 2"),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).ends_with("@n: 2\n"), "{}", stdout(&o));
+    let out = trace_test_target(&format!("U:{t}:tick {{ @n = count(); }}"), 2);
+    assert!(out.ends_with("@n: 2\n"), "{out}");
 }
 
 /// `-p PID` keeps only that process's events in probes that fire in any process.

@@ -82,29 +82,26 @@ fn arg_type(kind: &AttachKind, n: usize) -> Type {
 /// A USDT argument, where its note says it is.
 fn usdt_arg(cx: &mut LowerCx, arg: &UsdtArg) -> Value {
     let base = cx.ctx;
+    let register = |cx: &mut LowerCx, regs_offset: u32| {
+        cx.load_u64(Addr::Reg {
+            base,
+            off: regs_offset as i32,
+        })
+    };
     let (value, size, signed) = match *arg {
         UsdtArg::Constant(v) => return Value::Scalar(cx.copy(Operand::Imm(v))),
         UsdtArg::Register {
             regs_offset,
             size,
             signed,
-        } => {
-            let reg = cx.load_u64(Addr::Reg {
-                base,
-                off: regs_offset as i32,
-            });
-            (reg, size, signed)
-        }
+        } => (register(cx, regs_offset), size, signed),
         UsdtArg::Memory {
             regs_offset,
             displacement,
             size,
             signed,
         } => {
-            let reg = cx.load_u64(Addr::Reg {
-                base,
-                off: regs_offset as i32,
-            });
+            let reg = register(cx, regs_offset);
             let at = cx.alu(AluOp::Add, reg, Operand::Imm(displacement));
             let slot = cx.zeroed_slot(8);
             let buf = cx.stack_addr(slot, 0);
