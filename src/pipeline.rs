@@ -60,6 +60,16 @@ impl ScriptLoader for FileLoader {
     }
 }
 
+/// True if a probe of the script attaches to a kprobe.
+fn uses_kprobes(ast: &probe_lang::ast::Program) -> bool {
+    ast.probes.iter().flat_map(|p| &p.attach_points).any(|ap| {
+        matches!(
+            probe_lang::AttachKind::parse(&ap.text, ap.span),
+            Ok(probe_lang::AttachKind::Kprobe { .. })
+        )
+    })
+}
+
 /// Compiles `source` through every stage up to the object; on errors prints them and
 /// returns `Err(exit status)`.
 fn front(source: &Source, options: &Options) -> Result<(CompiledProgram, Vec<u8>), i32> {
@@ -79,7 +89,9 @@ fn front(source: &Source, options: &Options) -> Result<(CompiledProgram, Vec<u8>
         tracepoints: &probe_runtime::tracefs::TracefsFormats,
         structs: &probe_runtime::btf::KernelStructs::default(),
         symbols: &probe_runtime::uprobe::ElfFunctions,
-        kprobes_as_fentry: !probe_runtime::kernel::kprobes_supported()
+        // Probing the kernel for trampolines loads a program: only for kprobe scripts.
+        kprobes_as_fentry: uses_kprobes(&ast)
+            && !probe_runtime::kernel::kprobes_supported()
             && probe_runtime::kernel::trampolines_supported(),
         pid: options.pid.map(|p| p as u32),
     };
