@@ -850,6 +850,22 @@ fn uprobes_match_bpftrace() {
     );
 }
 
+/// Every aggregation, fed by a probe that fires in another process: per-CPU values merged
+/// and printed as bpftrace prints them.
+#[test]
+fn aggregations_of_probe_arguments_match_bpftrace() {
+    let _k = kernel();
+    let t = test_target();
+    let script = format!(
+        "uprobe:{t}:probe_target_add {{ @s = sum(arg0); @mn = min(arg0); @mx = max(arg0); \
+         @a = avg(arg0); @st = stats(arg0); @h = hist(arg0); @l = lhist(arg0, 0, 10, 2); \
+         @c[arg0 > 4] = count(); }}"
+    );
+    let command = format!("{t} 8");
+    let out = same_as_bpftrace(&["-e", &script, "-c", &command]);
+    assert!(out.contains("@st: count 8, average 3, total 28\n"), "{out}");
+}
+
 /// A library by name (`libc`) and `function+offset`.
 #[test]
 fn uprobes_find_libraries_by_name() {

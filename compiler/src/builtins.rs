@@ -18,10 +18,11 @@ pub trait BuiltinLowering {
         span: Span,
         cx: &mut LowerCx,
     ) -> Result<Option<Value>, Diagnostic>;
-    /// Emits the update of an aggregation: `value` points to this CPU's value in the map.
+    /// Emits the update of aggregation `agg`: `value` points to this CPU's value in the map.
     fn lower_aggregation(
         &self,
         name: &Ident,
+        agg: Aggregation,
         args: &[Expr],
         value: VReg,
         cx: &mut LowerCx,
@@ -40,9 +41,21 @@ pub enum ArgValue {
 pub trait BuiltinFormat {
     /// Renders `printf`'s output.
     fn printf(&self, format: &str, args: &[ArgValue]) -> String;
-    /// Merges the per-CPU values of an aggregation and renders the result as printed after
-    /// the key (`@[k]: <this>`).
-    fn aggregation(&self, agg: Aggregation, per_cpu: &[&[u8]]) -> String;
+    /// Merges the per-CPU values of an aggregation, divides what it shows by `div` (as
+    /// `print(@m, top, div)` asks) and renders the result.
+    fn aggregation(&self, agg: Aggregation, per_cpu: &[&[u8]], div: u64) -> RenderedAggregation;
+}
+
+/// An aggregation's merged value, as printed and as map entries are sorted by it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RenderedAggregation {
+    /// What bpftrace orders the entries of a map by: the value, the average, or the
+    /// histogram's total count.
+    pub order: i128,
+    /// The text after `@m[key]: `; for histograms, lines of buckets.
+    pub text: String,
+    /// Histograms start on the line after the key and end with an empty line.
+    pub multiline: bool,
 }
 
 /// Everything the compiler and the runtime need from the standard library.

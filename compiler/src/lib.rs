@@ -11,7 +11,7 @@ pub mod lower;
 pub mod object;
 pub mod program;
 
-pub use builtins::{ArgValue, BuiltinFormat, BuiltinLowering, Stdlib};
+pub use builtins::{ArgValue, BuiltinFormat, BuiltinLowering, RenderedAggregation, Stdlib};
 pub use program::{CompiledProbe, CompiledProgram, EventKind, MapMeta, ScriptMap};
 
 use probe_lang::types::Type;
@@ -145,7 +145,7 @@ fn script_map(info: &probe_lang::MapInfo, max_map_keys: u32) -> MapMeta {
         key_size += t.size().div_ceil(8) * 8;
     }
     let (default_type, value_size) = match &info.value {
-        Type::Agg(_) => (MAP_PERCPU_HASH, 8),
+        Type::Agg(agg) => (MAP_PERCPU_HASH, agg.value_size()),
         t => (MAP_HASH, t.size().div_ceil(8) * 8),
     };
     let (map_type, max_entries) = match info.declared {

@@ -894,26 +894,27 @@ impl<'a> LowerCx<'a> {
             StmtKind::AssignMap { map, value } => {
                 let (index, key) = self.map_key(&map.name, &map.keys)?;
                 self.span = stmt.span;
-                if let (ExprKind::Call { name, args }, Type::Agg(_)) = (&value.kind, &value.ty) {
+                if let (ExprKind::Call { name, args }, Type::Agg(agg)) = (&value.kind, &value.ty) {
+                    let kind = *agg;
                     let meta = &self.maps[index as usize];
                     let zero = self.zeroed_slot(meta.value_size);
                     let ptr = self.lookup(index, key);
                     let init = self.new_block();
                     let ready = self.new_block();
-                    let agg = self.new_block();
+                    let update = self.new_block();
                     let done = self.new_block();
-                    self.branch_if_zero(ptr, init, agg);
+                    self.branch_if_zero(ptr, init, update);
                     self.switch_to(init);
                     self.update(index, key, Addr::Stack { slot: zero, off: 0 });
                     let again = self.lookup(index, key);
                     self.branch_if_zero(again, done, ready);
                     self.switch_to(ready);
                     let builtins = self.builtins;
-                    builtins.lower_aggregation(name, args, again, self)?;
+                    builtins.lower_aggregation(name, kind, args, again, self)?;
                     self.terminate(Terminator::Jump(done));
-                    self.switch_to(agg);
+                    self.switch_to(update);
                     let builtins = self.builtins;
-                    builtins.lower_aggregation(name, args, ptr, self)?;
+                    builtins.lower_aggregation(name, kind, args, ptr, self)?;
                     self.terminate(Terminator::Jump(done));
                     self.switch_to(done);
                 } else {

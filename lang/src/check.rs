@@ -1854,7 +1854,7 @@ pub fn unify(a: &Type, b: &Type) -> Option<Type> {
         (Type::Bool, Type::Bool) => Some(Type::Bool),
         (Type::Bool, t @ Type::Int { .. }) | (t @ Type::Int { .. }, Type::Bool) => Some(t.clone()),
         (Type::Str { len: x }, Type::Str { len: y }) => Some(Type::Str { len: *x.max(y) }),
-        (Type::Agg(x), Type::Agg(y)) if x == y => Some(Type::Agg(*x)),
+        (Type::Agg(x), Type::Agg(y)) => x.unify(*y).map(Type::Agg),
         (Type::Tuple(x), Type::Tuple(y)) if x.len() == y.len() => x
             .iter()
             .zip(y)

@@ -27,10 +27,100 @@ pub enum Type {
     Struct(String),
 }
 
-/// The aggregation functions a map value can hold.
+/// The aggregation functions a map value can hold, with what their output depends on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Aggregation {
+    /// `count()`
     Count,
+    /// `sum(x)`: printed signed when `x` is.
+    Sum { signed: bool },
+    /// `min(x)`
+    Min { signed: bool },
+    /// `max(x)`
+    Max { signed: bool },
+    /// `avg(x)`
+    Avg { signed: bool },
+    /// `stats(x)`
+    Stats { signed: bool },
+    /// `hist(x, bits)`: each power of two split into `2^bits` buckets.
+    Hist { bits: u8 },
+    /// `lhist(x, min, max, step)`
+    Lhist { min: i64, max: i64, step: i64 },
+}
+
+impl Aggregation {
+    /// The function's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Aggregation::Count => "count",
+            Aggregation::Sum { .. } => "sum",
+            Aggregation::Min { .. } => "min",
+            Aggregation::Max { .. } => "max",
+            Aggregation::Avg { .. } => "avg",
+            Aggregation::Stats { .. } => "stats",
+            Aggregation::Hist { .. } => "hist",
+            Aggregation::Lhist { .. } => "lhist",
+        }
+    }
+
+    /// Bytes of one CPU's value: `count` and `sum` keep one counter; `min`/`max` the value
+    /// and whether it was set; `avg`/`stats` the count and the total; histograms a
+    /// counter per bucket.
+    pub fn value_size(self) -> u32 {
+        match self {
+            Aggregation::Count | Aggregation::Sum { .. } => 8,
+            Aggregation::Min { .. }
+            | Aggregation::Max { .. }
+            | Aggregation::Avg { .. }
+            | Aggregation::Stats { .. } => 16,
+            Aggregation::Hist { .. } | Aggregation::Lhist { .. } => 8 * self.buckets(),
+        }
+    }
+
+    /// The number of buckets of a histogram (0 for the others). A log2 histogram has one
+    /// bucket for negative values, `2^bits` for the values below `2^bits`, and `2^bits`
+    /// for each power of two from there up to 2^63; a linear one has one per step between
+    /// `min` and `max` and one each for the values below and above.
+    pub fn buckets(self) -> u32 {
+        match self {
+            Aggregation::Hist { bits } => (((64 - u32::from(bits)) << bits) + (1 << bits)) + 1,
+            Aggregation::Lhist { min, max, step } => ((max - min) / step) as u32 + 2,
+            _ => 0,
+        }
+    }
+
+    /// The aggregation a map holds when two assignments store `self` and `other`: the
+    /// same function (with the same parameters), signed if either is.
+    pub fn unify(self, other: Aggregation) -> Option<Aggregation> {
+        use Aggregation::*;
+        Some(match (self, other) {
+            (Sum { signed: a }, Sum { signed: b }) => Sum { signed: a || b },
+            (Min { signed: a }, Min { signed: b }) => Min { signed: a || b },
+            (Max { signed: a }, Max { signed: b }) => Max { signed: a || b },
+            (Avg { signed: a }, Avg { signed: b }) => Avg { signed: a || b },
+            (Stats { signed: a }, Stats { signed: b }) => Stats { signed: a || b },
+            (a, b) if a == b => a,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Aggregation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Aggregation::Count => write!(f, "count_t"),
+            Aggregation::Sum { signed } => write!(f, "{}sum_t", if *signed { "" } else { "u" }),
+            Aggregation::Min { signed } => write!(f, "{}min_t", if *signed { "" } else { "u" }),
+            Aggregation::Max { signed } => write!(f, "{}max_t", if *signed { "" } else { "u" }),
+            Aggregation::Avg { signed } => write!(f, "{}avg_t", if *signed { "" } else { "u" }),
+            Aggregation::Stats { signed } => {
+                write!(f, "{}stats_t", if *signed { "" } else { "u" })
+            }
+            Aggregation::Hist { bits: 0 } => write!(f, "hist_t"),
+            Aggregation::Hist { bits } => write!(f, "hist_t({bits})"),
+            Aggregation::Lhist { min, max, step } => write!(f, "lhist_t({min}, {max}, {step})"),
+        }
+    }
 }
 
 impl Type {
@@ -62,7 +152,8 @@ impl Type {
             Type::Int { bits, .. } => u32::from(*bits) / 8,
             Type::Bool => 1,
             Type::Str { len } => *len,
-            Type::Agg(_) | Type::Ptr(_) => 8,
+            Type::Agg(agg) => agg.value_size(),
+            Type::Ptr(_) => 8,
             Type::Tuple(elems) => elems.iter().map(|e| e.size().div_ceil(8) * 8).sum(),
             Type::Unknown | Type::Void | Type::Struct(_) => 0,
         }
@@ -97,7 +188,7 @@ impl fmt::Display for Type {
             } => write!(f, "uint{bits}"),
             Type::Bool => write!(f, "bool"),
             Type::Str { len } => write!(f, "string[{len}]"),
-            Type::Agg(Aggregation::Count) => write!(f, "count_t"),
+            Type::Agg(agg) => write!(f, "{agg}"),
             Type::Ptr(to) => write!(f, "{to} *"),
             Type::Struct(name) => write!(f, "struct {name}"),
             Type::Tuple(elems) => {

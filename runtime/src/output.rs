@@ -2,7 +2,7 @@
 
 use probe_compiler::program::{EventArg, EventKind, MapMeta};
 use probe_compiler::{ArgValue, BuiltinFormat};
-use probe_lang::types::Type;
+use probe_lang::types::{Aggregation, Type};
 use std::cmp::Ordering;
 
 /// What one ring buffer record asks userspace to do.
@@ -111,14 +111,18 @@ fn compare(a: &ArgValue, b: &ArgValue) -> Ordering {
     }
 }
 
-/// Renders one map as bpftrace prints it at exit: one `@name[key]: value` line per entry,
-/// sorted by value for numbers and aggregations, by key otherwise; an empty map prints an
-/// empty line. `entries` holds each key with its value on every CPU (one value for maps
-/// that are not per-CPU).
+/// Renders one map as bpftrace prints it at exit or with `print(@m, top, div)`: one
+/// `@name[key]: value` line per entry (histograms on the lines below it, then an empty
+/// line), sorted by value for numbers and aggregations, by key otherwise; only the last
+/// `top` entries when `top` is not 0, with aggregations divided by `div`. An empty map
+/// prints an empty line, and so does the end of an `avg` or `stats` map. `entries` holds
+/// each key with its value on every CPU (one value for maps that are not per-CPU).
 pub fn format_map(
     meta: &MapMeta,
     entries: &[crate::maps::Entry],
     fmt: &dyn BuiltinFormat,
+    top: usize,
+    div: u64,
 ) -> String {
     let Some(script) = &meta.script else {
         return String::new();
@@ -128,8 +132,9 @@ pub fn format_map(
     }
     struct Row {
         key: Vec<ArgValue>,
-        sort: Option<ArgValue>,
+        order: Option<i128>,
         text: String,
+        multiline: bool,
     }
     let mut rows: Vec<Row> = entries
         .iter()
@@ -142,28 +147,40 @@ pub fn format_map(
                     decode_value(t, &k[s..(s + t.size() as usize).min(k.len())])
                 })
                 .collect();
-            let (sort, text) = match &script.value {
+            match &script.value {
                 Type::Agg(agg) => {
                     let cpus: Vec<&[u8]> = per_cpu
                         .iter()
                         .map(|v| &v[..meta.value_size as usize])
                         .collect();
-                    let text = fmt.aggregation(*agg, &cpus);
-                    (
-                        text.parse::<i64>().ok().map(|v| ArgValue::Int {
-                            value: v as u64,
-                            signed: true,
-                        }),
-                        text,
-                    )
+                    let r = fmt.aggregation(*agg, &cpus, div);
+                    Row {
+                        key,
+                        order: Some(r.order),
+                        text: r.text,
+                        multiline: r.multiline,
+                    }
                 }
                 t => {
                     let v = decode_value(t, per_cpu.first().map(|v| v.as_slice()).unwrap_or(&[]));
-                    let text = show(&v);
-                    (matches!(t, Type::Int { .. }).then_some(v), text)
+                    let order = match v {
+                        ArgValue::Int {
+                            value,
+                            signed: true,
+                        } => Some(i128::from(value as i64)),
+                        ArgValue::Int { value, .. } if matches!(t, Type::Int { .. }) => {
+                            Some(i128::from(value))
+                        }
+                        _ => None,
+                    };
+                    Row {
+                        key,
+                        order,
+                        text: show(&v),
+                        multiline: false,
+                    }
                 }
-            };
-            Row { key, sort, text }
+            }
         })
         .collect();
     let by_key = |a: &Row, b: &Row| {
@@ -174,10 +191,13 @@ pub fn format_map(
             .find(|o| o.is_ne())
             .unwrap_or(Ordering::Equal)
     };
-    rows.sort_by(|a, b| match (&a.sort, &b.sort) {
-        (Some(x), Some(y)) => compare(x, y).then_with(|| by_key(a, b)),
+    rows.sort_by(|a, b| match (&a.order, &b.order) {
+        (Some(x), Some(y)) => x.cmp(y).then_with(|| by_key(a, b)),
         _ => by_key(a, b),
     });
+    if top > 0 && rows.len() > top {
+        rows.drain(..rows.len() - top);
+    }
     let mut out = String::new();
     for r in rows {
         out.push_str(&script.name);
@@ -187,8 +207,19 @@ pub fn format_map(
             out.push_str(&parts.join(", "));
             out.push(']');
         }
-        out.push_str(": ");
-        out.push_str(&r.text);
+        if r.multiline {
+            out.push_str(": \n");
+            out.push_str(&r.text);
+        } else {
+            out.push_str(": ");
+            out.push_str(&r.text);
+        }
+        out.push('\n');
+    }
+    if matches!(
+        script.value,
+        Type::Agg(Aggregation::Avg { .. } | Aggregation::Stats { .. })
+    ) {
         out.push('\n');
     }
     out

@@ -677,7 +677,7 @@ pub fn run(
             // Every index of an array exists; the ones never set (or deleted) hold zero.
             entries.retain(|(_, values)| values.iter().flatten().any(|b| *b != 0));
         }
-        out.write_all(output::format_map(meta, &entries, fmt).as_bytes())
+        out.write_all(output::format_map(meta, &entries, fmt, 0, 1).as_bytes())
             .ok();
     }
     if lost > 0 {

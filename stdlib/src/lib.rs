@@ -3,6 +3,7 @@
 //! (for the compiler) and, where it has one, its output formatting (for the runtime).
 
 mod args;
+mod avg_stats;
 mod clear;
 mod comm;
 mod count;
@@ -13,18 +14,22 @@ mod curtask;
 mod delete;
 mod exit;
 mod has_key;
+mod hist;
 mod len;
+mod lhist;
+mod min_max;
 mod nsecs;
 mod pid;
 pub mod printf;
 mod probe_name;
 mod str;
+mod sum;
 mod tid;
 mod zero;
 
 use probe_compiler::ir::VReg;
 use probe_compiler::lower::{LowerCx, Value};
-use probe_compiler::{ArgValue, BuiltinFormat, BuiltinLowering};
+use probe_compiler::{ArgValue, BuiltinFormat, BuiltinLowering, RenderedAggregation};
 use probe_lang::ast::{Expr, ExprKind, Ident};
 use probe_lang::types::{Aggregation, Type};
 use probe_lang::{AttachKind, Builtins, Diagnostic, Span};
@@ -68,12 +73,13 @@ pub struct AggregationDef {
     pub name: &'static str,
     pub signature: &'static str,
     pub doc: &'static str,
-    pub kind: Aggregation,
+    /// Checks the arguments and returns the aggregation's type, with its parameters.
     pub check: fn(&Ident, &[Expr], Span) -> CheckResult,
     /// Updates the value `ptr` points to (this CPU's slot).
-    pub lower: fn(&[Expr], VReg, &mut LowerCx) -> Result<(), Diagnostic>,
-    /// Merges the per-CPU values and renders the result.
-    pub format: fn(&[&[u8]]) -> String,
+    pub lower: fn(Aggregation, &[Expr], VReg, &mut LowerCx) -> Result<(), Diagnostic>,
+    /// Merges the per-CPU values, divides what is shown by the last argument, and renders
+    /// the result.
+    pub format: fn(Aggregation, &[&[u8]], u64) -> RenderedAggregation,
 }
 
 /// Every builtin variable.
@@ -112,7 +118,16 @@ pub const FUNCTIONS: &[&Function] = &[
     &zero::ZERO,
 ];
 /// Every aggregation.
-pub const AGGREGATIONS: &[&AggregationDef] = &[&count::COUNT];
+pub const AGGREGATIONS: &[&AggregationDef] = &[
+    &avg_stats::AVG,
+    &count::COUNT,
+    &hist::HIST,
+    &lhist::LHIST,
+    &min_max::MAX,
+    &min_max::MIN,
+    &avg_stats::STATS,
+    &sum::SUM,
+];
 
 /// The standard library, as the checker, the compiler and the runtime see it.
 #[derive(Clone, Copy, Debug, Default)]
@@ -148,13 +163,6 @@ const PLANNED: &[&str] = &[
     "ppid",
     "usermode",
     "username",
-    "sum",
-    "avg",
-    "min",
-    "max",
-    "stats",
-    "hist",
-    "lhist",
     "tseries",
     "print",
     "errorf",
@@ -260,14 +268,15 @@ impl BuiltinLowering for Stdlib {
     fn lower_aggregation(
         &self,
         name: &Ident,
+        agg: Aggregation,
         args: &[Expr],
         value: VReg,
         cx: &mut LowerCx,
     ) -> Result<(), Diagnostic> {
-        let agg = Self::aggregation(&name.name).ok_or_else(|| {
+        let def = Self::aggregation(&name.name).ok_or_else(|| {
             Diagnostic::error(name.span, format!("`{}` is not an aggregation", name.name))
         })?;
-        (agg.lower)(args, value, cx)
+        (def.lower)(agg, args, value, cx)
     }
 }
 
@@ -276,12 +285,9 @@ impl BuiltinFormat for Stdlib {
         printf::render(format, args)
     }
 
-    fn aggregation(&self, agg: Aggregation, per_cpu: &[&[u8]]) -> String {
-        let def = AGGREGATIONS
-            .iter()
-            .find(|a| a.kind == agg)
-            .expect("every aggregation is defined");
-        (def.format)(per_cpu)
+    fn aggregation(&self, agg: Aggregation, per_cpu: &[&[u8]], div: u64) -> RenderedAggregation {
+        let def = Self::aggregation(agg.name()).expect("every aggregation is defined");
+        (def.format)(agg, per_cpu, div)
     }
 }
 
@@ -307,6 +313,44 @@ fn expect_args(
     )
     .with_label("in this call")
     .with_note(format!("usage: {signature}")))
+}
+
+/// Checks that a call has one integer argument; returns whether it is signed.
+fn expect_integer(
+    name: &Ident,
+    args: &[Expr],
+    span: Span,
+    signature: &str,
+) -> Result<bool, Diagnostic> {
+    expect_args(name, args, span, 1, signature)?;
+    match &args[0].ty {
+        Type::Int { signed, .. } => Ok(*signed),
+        Type::Bool => Ok(false),
+        other => Err(Diagnostic::error(
+            args[0].span,
+            format!("{}() takes an integer, not {other}", name.name),
+        )
+        .with_label("not an integer")
+        .with_note(format!("usage: {signature}"))),
+    }
+}
+
+/// A 64-bit value as the number it stands for.
+fn widen(v: u64, signed: bool) -> i128 {
+    if signed {
+        i128::from(v as i64)
+    } else {
+        i128::from(v)
+    }
+}
+
+/// A plain number, shown divided by `div`, and ordered by its value.
+fn number(value: i128, div: u64) -> RenderedAggregation {
+    RenderedAggregation {
+        order: value,
+        text: (value / i128::from(div.max(1))).to_string(),
+        multiline: false,
+    }
 }
 
 /// Reads a little-endian u64 from the start of `b` (missing bytes count as zero).
