@@ -83,6 +83,10 @@ pub enum EventKind {
     ClearMap { map: u32 },
     /// `zero(@m)`: set every value of map number `map` to zero.
     ZeroMap { map: u32 },
+    /// `print(@m, top, div)`: print map number `map` now.
+    PrintMap { map: u32, top: u64, div: u64 },
+    /// `print(value)`: print one value on a line.
+    Print { arg: EventArg },
 }
 
 /// One BPF program: the code of one probe body for one attach point.

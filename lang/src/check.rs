@@ -22,6 +22,9 @@ pub trait Builtins {
     /// True for functions whose first argument names a map (`delete(@m[k])`,
     /// `clear(@m)`) instead of reading it; their other arguments are that map's key.
     fn takes_map(&self, name: &str) -> bool;
+    /// True for functions whose first argument, when it is a map without a key, names the
+    /// whole map (`print(@m)`); their other arguments are ordinary values.
+    fn takes_whole_map(&self, name: &str) -> bool;
     /// True for names of bpftrace's builtins that probe does not implement yet.
     fn planned(&self, name: &str) -> bool;
     /// Checks a call of builtin function `name` whose arguments are already typed and
@@ -1586,9 +1589,17 @@ impl Checker<'_> {
                 }
             }
             ExprKind::Call { name, args } => {
+                let whole_map = matches!(args.first().map(|a| &a.kind), Some(ExprKind::Map(m)) if m.keys.is_empty());
                 if self.builtins.takes_map(&name.name) {
                     if !self.map_argument(args) {
                         return Type::Unknown;
+                    }
+                } else if whole_map && self.builtins.takes_whole_map(&name.name) {
+                    if !self.map_argument(&mut args[..1]) {
+                        return Type::Unknown;
+                    }
+                    for a in args[1..].iter_mut() {
+                        self.expr(a);
                     }
                 } else {
                     for a in args.iter_mut() {

@@ -16,6 +16,8 @@ pub enum Event {
     ClearMap(u32),
     /// Zero every value of map number `.0`.
     ZeroMap(u32),
+    /// Print map number `map` now: its last `top` entries (all when 0), divided by `div`.
+    PrintMap { map: u32, top: u64, div: u64 },
 }
 
 /// Decodes one ring buffer record: its first 8 bytes are the event id.
@@ -25,6 +27,15 @@ pub fn decode_event(events: &[EventKind], record: &[u8], fmt: &dyn BuiltinFormat
         EventKind::Exit => Some(Event::Exit),
         EventKind::ClearMap { map } => Some(Event::ClearMap(*map)),
         EventKind::ZeroMap { map } => Some(Event::ZeroMap(*map)),
+        EventKind::PrintMap { map, top, div } => Some(Event::PrintMap {
+            map: *map,
+            top: *top,
+            div: *div,
+        }),
+        EventKind::Print { arg } => Some(Event::Print(format!(
+            "{}\n",
+            show(&decode_arg(arg, record))
+        ))),
         EventKind::Printf { format, args } => {
             let values: Vec<ArgValue> = args.iter().map(|a| decode_arg(a, record)).collect();
             Some(Event::Print(fmt.printf(format, &values)))
@@ -127,8 +138,12 @@ pub fn format_map(
     let Some(script) = &meta.script else {
         return String::new();
     };
+    let averages = matches!(
+        script.value,
+        Type::Agg(Aggregation::Avg { .. } | Aggregation::Stats { .. })
+    );
     if entries.is_empty() {
-        return "\n".into();
+        return if averages { "\n\n" } else { "\n" }.into();
     }
     struct Row {
         key: Vec<ArgValue>,
@@ -216,10 +231,7 @@ pub fn format_map(
         }
         out.push('\n');
     }
-    if matches!(
-        script.value,
-        Type::Agg(Aggregation::Avg { .. } | Aggregation::Stats { .. })
-    ) {
+    if averages {
         out.push('\n');
     }
     out

@@ -572,6 +572,13 @@ pub fn run(
                         }
                     }
                 }
+                Some(Event::PrintMap { map, top, div }) => {
+                    let meta = &compiled.maps[map as usize];
+                    match print_map(&object, meta, fmt, top, div) {
+                        Ok(text) => exit |= out.write_all(text.as_bytes()).is_err(),
+                        Err(e) => eprintln!("WARNING: print(): {e}"),
+                    }
+                }
                 Some(Event::ZeroMap(map)) => {
                     let meta = &compiled.maps[map as usize];
                     if let Some(fd) = object.map_fd(&meta.object_name) {
@@ -668,17 +675,8 @@ pub fn run(
         .iter()
         .filter(|m| printed && m.script.is_some())
     {
-        let fd = object
-            .map_fd(&meta.object_name)
-            .ok_or_else(|| fail(format!("map {} is missing", meta.object_name)))?;
-        let mut entries = crate::maps::entries(fd, meta.key_size, meta.value_size, meta.per_cpu())
-            .map_err(|e| fail(format!("cannot read {}: {e}", meta.object_name)))?;
-        if meta.array() {
-            // Every index of an array exists; the ones never set (or deleted) hold zero.
-            entries.retain(|(_, values)| values.iter().flatten().any(|b| *b != 0));
-        }
-        out.write_all(output::format_map(meta, &entries, fmt, 0, 1).as_bytes())
-            .ok();
+        let text = print_map(&object, meta, fmt, 0, 1).map_err(fail)?;
+        out.write_all(text.as_bytes()).ok();
     }
     if lost > 0 {
         writeln!(out, "Lost {lost} events").ok();
@@ -686,6 +684,32 @@ pub fn run(
     out.flush().ok();
     drop(rb);
     Ok(())
+}
+
+/// Reads a script map and renders it as bpftrace prints it (see `output::format_map`).
+fn print_map(
+    object: &crate::libbpf::Object,
+    meta: &probe_compiler::MapMeta,
+    fmt: &dyn BuiltinFormat,
+    top: u64,
+    div: u64,
+) -> Result<String, String> {
+    let fd = object
+        .map_fd(&meta.object_name)
+        .ok_or_else(|| format!("map {} is missing", meta.object_name))?;
+    let mut entries = crate::maps::entries(fd, meta.key_size, meta.value_size, meta.per_cpu())
+        .map_err(|e| format!("cannot read {}: {e}", meta.object_name))?;
+    if meta.array() {
+        // Every index of an array exists; the ones never set (or deleted) hold zero.
+        entries.retain(|(_, values)| values.iter().flatten().any(|b| *b != 0));
+    }
+    Ok(output::format_map(
+        meta,
+        &entries,
+        fmt,
+        usize::try_from(top).unwrap_or(usize::MAX),
+        div,
+    ))
 }
 
 /// Detaching a tracepoint or perf event waits for an RCU grace period in the kernel (about

@@ -20,6 +20,7 @@ mod lhist;
 mod min_max;
 mod nsecs;
 mod pid;
+mod print;
 pub mod printf;
 mod probe_name;
 mod str;
@@ -113,6 +114,7 @@ pub const FUNCTIONS: &[&Function] = &[
     &exit::EXIT,
     &has_key::HAS_KEY,
     &len::LEN,
+    &print::PRINT,
     &printf::PRINTF,
     &str::STR,
     &zero::ZERO,
@@ -164,7 +166,6 @@ const PLANNED: &[&str] = &[
     "usermode",
     "username",
     "tseries",
-    "print",
     "errorf",
     "warnf",
     "time",
@@ -214,6 +215,10 @@ const PLANNED: &[&str] = &[
 impl Builtins for Stdlib {
     fn takes_map(&self, name: &str) -> bool {
         MAP_FUNCTIONS.contains(&name)
+    }
+
+    fn takes_whole_map(&self, name: &str) -> bool {
+        name == "print"
     }
 
     fn planned(&self, name: &str) -> bool {
