@@ -1241,3 +1241,58 @@ fn test_and_bench_probes() {
         stdout(&o)
     );
 }
+
+/// `uid`, `gid`, `numaid` as bpftrace prints them, and `ncpus` (which 0.17 lacks);
+/// `uid`/`gid` of a command run as another user; `cgroup` is the cgroup directory's inode;
+/// `elapsed`, `jiffies` and `rand` move.
+#[test]
+fn task_and_system_variables() {
+    let _k = kernel();
+    let script = "BEGIN { printf(\"%d %d %d\\n\", uid, gid, numaid); exit(); }";
+    assert_eq!(
+        same_as_bpftrace(&["-e", script]),
+        "Attaching 1 probe...\n0 0 0\n\n\n"
+    );
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let o = run_probe(&["-e", "BEGIN { printf(\"%d\\n\", ncpus); exit(); }"]);
+    assert_eq!(stdout(&o), format!("Attaching 1 probe...\n{cpus}\n\n\n"));
+    let out = trace_test_target_as_nobody();
+    assert!(out.contains("65534 65533\n"), "{out}");
+
+    let cgroup_dir = std::fs::read_to_string("/proc/self/cgroup")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("0::").map(|p| format!("/sys/fs/cgroup{p}")))
+        })
+        .expect("a cgroup v2 path");
+    use std::os::unix::fs::MetadataExt;
+    let inode = std::fs::metadata(&cgroup_dir).expect("cgroup dir").ino();
+    let o = run_probe(&[
+        "-e",
+        "BEGIN { @j = jiffies; @r = rand; } \
+         interval:ms:200 { printf(\"%d %d %d %d\\n\", cgroup, elapsed / 100000000, \
+         jiffies > @j, rand != @r); exit(); }",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let line = stdout(&o).lines().nth(1).unwrap_or_default().to_string();
+    let fields: Vec<&str> = line.split(' ').collect();
+    assert_eq!(fields[0], inode.to_string(), "{line}");
+    assert!(matches!(fields[1], "2" | "3" | "4"), "elapsed: {line}");
+    assert_eq!(&fields[2..], ["1", "1"], "{line}");
+}
+
+/// The test program run as user 65534, group 65533, its exit traced with `uid`/`gid`.
+fn trace_test_target_as_nobody() -> String {
+    let o = run_probe(&[
+        "-e",
+        "tracepoint:syscalls:sys_enter_exit_group /pid == cpid/ { printf(\"%d %d\\n\", uid, gid); }",
+        "-c",
+        &format!(
+            "setpriv --reuid=65534 --regid=65533 --clear-groups {} 1",
+            test_target()
+        ),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    stdout(&o)
+}

@@ -49,9 +49,9 @@ pub fn compile(
     });
     // Map loops keep state in a per-CPU scratch map, which exists only if some loop does.
     let scratch_used = std::cell::Cell::new(0);
-    let child_pid = std::cell::Cell::new(None);
+    let session_values = std::cell::RefCell::new(vec![]);
     let scratch = lower::Scratch {
-        child_pid: &child_pid,
+        session_values: &session_values,
         map: maps.len() as u32,
         used: &scratch_used,
     };
@@ -119,7 +119,7 @@ pub fn compile(
         ringbuf,
         lost_events,
         settings: settings.clone(),
-        child_pid_at: child_pid.get(),
+        session_values: session_values.into_inner(),
     })
 }
 

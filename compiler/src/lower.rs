@@ -25,6 +25,12 @@ pub mod helper {
     pub const RINGBUF_RESERVE: u32 = 131;
     pub const RINGBUF_SUBMIT: u32 = 132;
     pub const FOR_EACH_MAP_ELEM: u32 = 164;
+    pub const GET_PRANDOM_U32: u32 = 7;
+    pub const GET_CURRENT_UID_GID: u32 = 15;
+    pub const GET_NUMA_NODE_ID: u32 = 42;
+    pub const GET_CURRENT_CGROUP_ID: u32 = 80;
+    pub const SEND_SIGNAL: u32 = 109;
+    pub const JIFFIES64: u32 = 118;
 }
 
 /// The value of an expression: a scalar in a register, or bytes in memory (strings).
@@ -85,9 +91,8 @@ pub struct LowerCx<'a> {
 pub struct Scratch<'a> {
     pub map: u32,
     pub used: &'a std::cell::Cell<u32>,
-    /// Where in the value userspace writes the `-c` command's pid for `cpid`, once a probe
-    /// reads it.
-    pub child_pid: &'a std::cell::Cell<Option<u32>>,
+    /// Where in the value userspace writes each session value a probe reads.
+    pub session_values: &'a std::cell::RefCell<Vec<(crate::program::SessionValue, u32)>>,
 }
 
 /// The functions of one program: the probe body, then its callbacks.
@@ -1670,14 +1675,21 @@ impl LowerCx<'_> {
         }
     }
 
-    /// `cpid`: the pid of the `-c` command, which userspace writes into the scratch map
-    /// before the probes attach (0 where the map cannot be read).
-    pub fn child_pid(&mut self) -> VReg {
-        let at = match self.scratch.child_pid.get() {
+    /// A value userspace writes into the scratch map before the probes attach (`cpid`,
+    /// `elapsed`'s start); 0 where the map cannot be read.
+    pub fn session_value(&mut self, which: crate::program::SessionValue) -> VReg {
+        let known = self
+            .scratch
+            .session_values
+            .borrow()
+            .iter()
+            .find(|(v, _)| *v == which)
+            .map(|(_, at)| *at);
+        let at = match known {
             Some(at) => at,
             None => {
                 let at = self.scratch_area(8) as u32;
-                self.scratch.child_pid.set(Some(at));
+                self.scratch.session_values.borrow_mut().push((which, at));
                 at
             }
         };

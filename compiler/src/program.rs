@@ -126,9 +126,20 @@ pub struct CompiledProgram {
     pub lost_events: u32,
     /// The script's settings.
     pub settings: probe_lang::config::Settings,
-    /// Where in the scratch map's value (on every CPU) userspace writes the `-c` command's
-    /// pid, when the script reads `cpid`.
-    pub child_pid_at: Option<u32>,
+    /// The values userspace writes into the scratch map's value (on every CPU) before
+    /// the probes run, each with its offset there: only those the script reads.
+    pub session_values: Vec<(SessionValue, u32)>,
+}
+
+/// A value known only when tracing starts, which userspace writes for the probes to read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionValue {
+    /// The pid of the `-c` command (`cpid`).
+    ChildPid,
+    /// `bpf_ktime_get_ns()` when tracing started (for `elapsed`).
+    StartNsecs,
+    /// The number of possible CPUs (`ncpus`).
+    Cpus,
 }
 
 /// The ELF section for a program of this attach kind.

@@ -88,12 +88,15 @@ pub fn clear(map_fd: RawFd, key_size: u32) -> io::Result<()> {
     Ok(())
 }
 
-/// Writes `bytes` at byte `at` of the value of key 0 of a per-CPU array, on every CPU.
-pub fn set_on_every_cpu(map_fd: RawFd, value_size: u32, at: usize, bytes: &[u8]) -> io::Result<()> {
+/// Writes each 64-bit value at its byte offset of the value of key 0 of a per-CPU array,
+/// on every CPU (the rest of the value is zeroed).
+pub fn set_on_every_cpu(map_fd: RawFd, value_size: u32, words: &[(usize, u64)]) -> io::Result<()> {
     let (stride, cpus) = value_layout(value_size, true);
     let mut values = vec![0u8; stride * cpus];
     for cpu in 0..cpus {
-        values[cpu * stride + at..cpu * stride + at + bytes.len()].copy_from_slice(bytes);
+        for &(at, word) in words {
+            values[cpu * stride + at..cpu * stride + at + 8].copy_from_slice(&word.to_ne_bytes());
+        }
     }
     let key = 0u32.to_ne_bytes();
     // SAFETY: key and value buffers of the map's sizes.

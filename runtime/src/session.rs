@@ -4,7 +4,7 @@
 use crate::libbpf::LoadError;
 use crate::output::{self, Event};
 use crate::perf;
-use probe_compiler::program::CompiledProgram;
+use probe_compiler::program::{CompiledProgram, SessionValue};
 use probe_compiler::BuiltinFormat;
 use probe_lang::config::MissingProbes;
 use probe_lang::AttachKind;
@@ -307,7 +307,11 @@ pub fn run(
         crate::tracefs::ensure_mounted()
             .map_err(|e| fail(format!("cannot mount tracefs at /sys/kernel/tracing: {e}")))?;
     }
-    if compiled.child_pid_at.is_some() && options.command.is_none() && !options.dry_run {
+    let reads_child_pid = compiled
+        .session_values
+        .iter()
+        .any(|(v, _)| *v == SessionValue::ChildPid);
+    if reads_child_pid && options.command.is_none() && !options.dry_run {
         return Err(fail(
             "the script reads cpid, the process id of the -c command: run it with -c 'COMMAND'",
         ));
@@ -333,7 +337,19 @@ pub fn run(
         return Ok(());
     }
     let mut child = options.command.as_deref().map(Child::spawn).transpose()?;
-    if let (Some(at), Some(c)) = (compiled.child_pid_at, &child) {
+    if !compiled.session_values.is_empty() {
+        let words: Vec<(usize, u64)> = compiled
+            .session_values
+            .iter()
+            .map(|&(which, at)| {
+                let value = match which {
+                    SessionValue::ChildPid => child.as_ref().map_or(0, |c| u64::from(c.pid as u32)),
+                    SessionValue::StartNsecs => monotonic_nsecs(),
+                    SessionValue::Cpus => crate::libbpf::possible_cpus() as u64,
+                };
+                (at as usize, value)
+            })
+            .collect();
         let meta = compiled
             .maps
             .iter()
@@ -342,13 +358,11 @@ pub fn run(
         let fd = object
             .map_fd(&meta.object_name)
             .ok_or_else(|| fail("the scratch map is missing"))?;
-        crate::maps::set_on_every_cpu(
-            fd,
-            meta.value_size,
-            at as usize,
-            &u64::from(c.pid as u32).to_ne_bytes(),
-        )
-        .map_err(|e| fail(format!("cannot pass the command's pid to the probes: {e}")))?;
+        crate::maps::set_on_every_cpu(fd, meta.value_size, &words).map_err(|e| {
+            fail(format!(
+                "cannot pass cpid, elapsed or ncpus to the probes: {e}"
+            ))
+        })?;
     }
     // Before the banner: a SIGUSR1 sent once it is read must find its handler.
     install_signal_handlers();
@@ -684,6 +698,17 @@ pub fn run(
     out.flush().ok();
     drop(rb);
     Ok(())
+}
+
+/// The monotonic clock in nanoseconds, as `bpf_ktime_get_ns()` reads it.
+fn monotonic_nsecs() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime fills the timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// Reads a script map and renders it as bpftrace prints it (see `output::format_map`).

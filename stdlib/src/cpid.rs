@@ -15,5 +15,5 @@ pub const CPID: Variable = Variable {
 };
 
 fn lower(cx: &mut LowerCx) -> Value {
-    Value::Scalar(cx.child_pid())
+    Value::Scalar(cx.session_value(probe_compiler::program::SessionValue::ChildPid))
 }

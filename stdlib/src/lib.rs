@@ -12,12 +12,14 @@ mod cpu;
 mod ctx;
 mod curtask;
 mod delete;
+mod elapsed;
 mod exit;
 mod has_key;
 mod hist;
 mod len;
 mod lhist;
 mod min_max;
+mod ncpus;
 mod nsecs;
 mod pid;
 mod print;
@@ -25,7 +27,9 @@ pub mod printf;
 mod probe_name;
 mod str;
 mod sum;
+mod task_helpers;
 mod tid;
+mod uid_gid;
 mod zero;
 
 use probe_compiler::ir::VReg;
@@ -101,11 +105,19 @@ pub const VARIABLES: &[&Variable] = &[
     &cpu::CPU,
     &ctx::CTX,
     &curtask::CURTASK,
+    &elapsed::ELAPSED,
+    &task_helpers::CGROUP,
+    &uid_gid::GID,
+    &task_helpers::JIFFIES,
+    &ncpus::NCPUS,
     &nsecs::NSECS,
+    &task_helpers::NUMAID,
     &pid::PID,
     &probe_name::FUNC,
     &probe_name::PROBE,
+    &task_helpers::RAND,
     &tid::TID,
+    &uid_gid::UID,
 ];
 /// Every builtin function.
 pub const FUNCTIONS: &[&Function] = &[
@@ -151,17 +163,9 @@ const MAP_FUNCTIONS: [&str; 5] = ["clear", "delete", "has_key", "len", "zero"];
 /// bpftrace's builtin variables and functions that are not implemented yet: using one is
 /// a "not supported yet" error rather than an unknown name.
 const PLANNED: &[&str] = &[
-    "uid",
-    "gid",
-    "elapsed",
-    "ncpus",
-    "rand",
-    "cgroup",
     "args",
     "kstack",
     "ustack",
-    "jiffies",
-    "numaid",
     "ppid",
     "usermode",
     "username",
