@@ -40,6 +40,9 @@ struct Cli {
     /// 'tracepoint:sched:*'); with -v, each tracepoint's fields too.
     #[arg(short = 'l')]
     list: bool,
+    /// Print every builtin variable, function and aggregation with one line of docs.
+    #[arg(long)]
+    help_builtins: bool,
     /// More detail: the kernel verifier's log and libbpf's messages.
     #[arg(short = 'v', action = clap::ArgAction::Count)]
     verbose: u8,
@@ -61,6 +64,11 @@ pub enum Emit {
 /// Runs the CLI; returns the process exit status.
 pub fn main() -> i32 {
     let cli = Cli::parse();
+    if cli.help_builtins {
+        use std::io::Write;
+        let _ = std::io::stdout().write_all(probe_stdlib::help().as_bytes());
+        return 0;
+    }
     if cli.list {
         return match probe_runtime::listing::list(
             cli.positional.first().map(String::as_str),

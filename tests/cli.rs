@@ -357,3 +357,24 @@ fn stack_too_large() -> String {
     let sum: Vec<String> = (0..70).map(|i| format!("$v{i}")).collect();
     format!("BEGIN {{ {} @x = {}; }}", assign.join(" "), sum.join(" + "))
 }
+
+/// `--help-builtins` lists every builtin of the standard library, from their definitions.
+#[test]
+fn help_lists_every_builtin() {
+    let o = run_probe(&["--help-builtins"]);
+    assert!(o.status.success());
+    let help = stdout(&o);
+    let names = probe_stdlib::VARIABLES
+        .iter()
+        .map(|v| v.name)
+        .chain(probe_stdlib::FUNCTIONS.iter().map(|f| f.name))
+        .chain(probe_stdlib::AGGREGATIONS.iter().map(|a| a.name));
+    for name in names {
+        assert!(
+            help.lines()
+                .any(|l| l.trim_start().starts_with(name) || l.contains(&format!("= {name}("))),
+            "{name} is missing from:\n{help}"
+        );
+    }
+    insta::assert_snapshot!(help);
+}

@@ -143,6 +143,40 @@ pub const AGGREGATIONS: &[&AggregationDef] = &[
     &sum::SUM,
 ];
 
+/// Every builtin with its signature and one line of docs, for `probe --help-builtins`.
+pub fn help() -> String {
+    let mut out = String::from("Variables:\n");
+    let mut variables: Vec<&Variable> = VARIABLES.to_vec();
+    variables.sort_by_key(|v| v.name);
+    for v in variables {
+        help_line(&mut out, v.name, v.doc);
+    }
+    out.push_str("\nFunctions:\n");
+    let mut functions: Vec<&Function> = FUNCTIONS.to_vec();
+    functions.sort_by_key(|f| f.name);
+    for f in functions {
+        help_line(&mut out, f.signature, f.doc);
+    }
+    out.push_str("\nAggregations (assigned to a map):\n");
+    let mut aggregations: Vec<&AggregationDef> = AGGREGATIONS.to_vec();
+    aggregations.sort_by_key(|a| a.name);
+    for a in aggregations {
+        help_line(&mut out, a.signature, a.doc);
+    }
+    out
+}
+
+/// One entry of the help: the usage in a column, the docs beside it (or below, indented,
+/// when the usage is too wide).
+fn help_line(out: &mut String, usage: &str, doc: &str) {
+    const COLUMN: usize = 34;
+    if usage.len() > COLUMN {
+        out.push_str(&format!("  {usage}\n  {:COLUMN$} {doc}\n", ""));
+    } else {
+        out.push_str(&format!("  {usage:<COLUMN$} {doc}\n"));
+    }
+}
+
 /// The standard library, as the checker, the compiler and the runtime see it.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Stdlib;
