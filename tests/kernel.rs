@@ -1296,3 +1296,19 @@ fn trace_test_target_as_nobody() -> String {
     assert!(o.status.success(), "{}", stderr(&o));
     stdout(&o)
 }
+
+/// String functions on strings read from a traced process: `strcontains`, `strlen` and
+/// `strncmp` of the path `cat` opens.
+#[test]
+fn string_functions_on_traced_paths() {
+    let _k = kernel();
+    let o = run_probe(&[
+        "-e",
+        "tracepoint:syscalls:sys_enter_openat /pid == cpid && strcontains(str(args.filename), \"passwd\")/ \
+         { printf(\"%d %d\\n\", strlen(str(args.filename)), strncmp(str(args.filename), \"/etc/\", 5)); }",
+        "-c",
+        "cat /etc/passwd",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("\n11 0\n"), "{}", stdout(&o));
+}

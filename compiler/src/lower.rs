@@ -1444,7 +1444,7 @@ impl<'a> LowerCx<'a> {
                     } else {
                         (otherwise, then)
                     };
-                    self.str_eq(a, b, t, f);
+                    self.str_eq(a, b, u32::MAX, t, f);
                 } else {
                     let signed = [&**lhs, &**rhs]
                         .iter()
@@ -1488,12 +1488,38 @@ impl<'a> LowerCx<'a> {
         Ok(())
     }
 
-    /// Compares two strings byte by byte up to the first NUL or the shorter length.
-    fn str_eq(&mut self, a: Value, b: Value, equal: BlockId, differ: BlockId) {
+    /// Compares two strings byte by byte up to the first NUL, the shorter length or
+    /// `limit` bytes (equal if they agree that far).
+    pub fn str_eq(&mut self, a: Value, b: Value, limit: u32, equal: BlockId, differ: BlockId) {
         let (Value::Mem { addr: pa, len: la }, Value::Mem { addr: pb, len: lb }) = (a, b) else {
             unreachable!("strings live in memory")
         };
         let n = la.min(lb);
+        if limit <= n {
+            self.str_eq_bytes(pa, pb, limit, equal, differ);
+            self.terminate(Terminator::Jump(equal));
+            return;
+        }
+        self.str_eq_bytes(pa, pb, n, equal, differ);
+        // Equal over the common length: equal if the longer one ends there too.
+        if la == lb {
+            self.terminate(Terminator::Jump(equal));
+        } else {
+            let (longer, _) = if la > lb { (pa, la) } else { (pb, lb) };
+            let x = self.vreg();
+            self.emit(Inst::Load {
+                dst: x,
+                addr: longer.offset(n as i32),
+                size: MemSize::B,
+                signed: false,
+            });
+            self.branch_if_zero(x, equal, differ);
+        }
+    }
+
+    /// Compares the first `n` bytes at `pa` and `pb`, going to `equal` at a common NUL and
+    /// to `differ` at a difference; falls through when all `n` agree.
+    fn str_eq_bytes(&mut self, pa: Addr, pb: Addr, n: u32, equal: BlockId, differ: BlockId) {
         for i in 0..n {
             let x = self.vreg();
             let y = self.vreg();
@@ -1521,20 +1547,6 @@ impl<'a> LowerCx<'a> {
             let next = self.new_block();
             self.branch_if_zero(x, equal, next);
             self.switch_to(next);
-        }
-        // Equal over the common length: equal if the longer one ends there too.
-        if la == lb {
-            self.terminate(Terminator::Jump(equal));
-        } else {
-            let (longer, _) = if la > lb { (pa, la) } else { (pb, lb) };
-            let x = self.vreg();
-            self.emit(Inst::Load {
-                dst: x,
-                addr: longer.offset(n as i32),
-                size: MemSize::B,
-                signed: false,
-            });
-            self.branch_if_zero(x, equal, differ);
         }
     }
 }

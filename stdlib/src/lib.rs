@@ -26,6 +26,9 @@ mod print;
 pub mod printf;
 mod probe_name;
 mod str;
+mod strcontains;
+mod strlen;
+mod strncmp;
 mod sum;
 mod task_helpers;
 mod tid;
@@ -129,6 +132,9 @@ pub const FUNCTIONS: &[&Function] = &[
     &print::PRINT,
     &printf::PRINTF,
     &str::STR,
+    &strcontains::STRCONTAINS,
+    &strlen::STRLEN,
+    &strncmp::STRNCMP,
     &zero::ZERO,
 ];
 /// Every aggregation.
@@ -211,9 +217,6 @@ const PLANNED: &[&str] = &[
     "join",
     "str",
     "buf",
-    "strlen",
-    "strncmp",
-    "strcontains",
     "strstr",
     "str_concat",
     "ksym",
@@ -376,6 +379,26 @@ fn expect_integer(
         .with_label("not an integer")
         .with_note(format!("usage: {signature}"))),
     }
+}
+
+/// Checks that `arg` is a string.
+fn expect_string(name: &Ident, arg: &Expr, signature: &str) -> Result<(), Diagnostic> {
+    match arg.ty {
+        Type::Str { .. } => Ok(()),
+        ref other => Err(Diagnostic::error(
+            arg.span,
+            format!("{}() takes a string here, not {other}", name.name),
+        )
+        .with_label("not a string")
+        .with_note(format!(
+            "usage: {signature}; read a string from memory with str(ptr)"
+        ))),
+    }
+}
+
+/// A "not supported yet" error naming `what`.
+fn not_supported_yet(span: Span, what: &str) -> Diagnostic {
+    probe_lang::lexer::not_supported_yet(span, what)
 }
 
 /// A 64-bit value as the number it stands for.
