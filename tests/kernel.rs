@@ -1312,3 +1312,57 @@ fn string_functions_on_traced_paths() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("\n11 0\n"), "{}", stdout(&o));
 }
+
+/// Kernel stacks in map keys (bpftrace and perf modes, with a frame limit) and `ksym`, the
+/// same as bpftrace.
+#[test]
+fn kernel_stacks_match_bpftrace() {
+    let _k = kernel();
+    let t = test_target();
+    let script = "tracepoint:syscalls:sys_enter_exit_group /pid == cpid/ { @[kstack] = count(); \
+                  @k[kstack(3)] = count(); @p[kstack(perf, 2)] = count(); \
+                  printf(\"%s|%s\\n\", ksym(1), usym(1)); }";
+    let out = same_as_bpftrace(&["-e", script, "-c", &format!("{t} 1")]);
+    assert!(out.contains("\n@k[\n    "), "{out}");
+    assert!(out.contains("]: 1\n@p[\n\tffffffff"), "{out}");
+    // Raw stacks (which bpftrace 0.17 lacks): addresses only.
+    let out = trace_test_target(
+        "tracepoint:syscalls:sys_enter_exit_group /pid == cpid/ { print(kstack(raw, 2)); }",
+        1,
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 7, "{out}");
+    assert!(
+        lines[2..4]
+            .iter()
+            .all(|l| l.len() == 16 && l.starts_with("ffffffff")),
+        "{out}"
+    );
+}
+
+/// User stacks are symbolised while their process lives, from its maps and the symbol
+/// table of the file; afterwards they show addresses, as in bpftrace.
+#[test]
+fn user_stacks_are_symbolised_while_the_process_lives() {
+    let _k = kernel();
+    let t = test_target();
+    let o = run_probe(&[
+        "-e",
+        &format!(
+            "uprobe:{t}:probe_target_add {{ print(ustack(1)); print(ustack(perf, 1)); \
+             printf(\"%s\\n\", usym(0)); }}"
+        ),
+        "-c",
+        &format!("{t} 2 300"),
+    ]);
+    let out = stdout(&o);
+    assert!(
+        out.starts_with("Attaching 1 probe...\n\n        probe_target_add+0\n\n\n\t"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(" probe_target_add+0 ({t})\n")),
+        "{out}"
+    );
+    assert!(out.contains("\n0x0\n"), "{out}");
+}

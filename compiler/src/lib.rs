@@ -50,8 +50,10 @@ pub fn compile(
     // Map loops keep state in a per-CPU scratch map, which exists only if some loop does.
     let scratch_used = std::cell::Cell::new(0);
     let session_values = std::cell::RefCell::new(vec![]);
+    let stacks_used = std::cell::Cell::new(false);
     let scratch = lower::Scratch {
         session_values: &session_values,
+        stacks_used: &stacks_used,
         map: maps.len() as u32,
         used: &scratch_used,
     };
@@ -102,13 +104,24 @@ pub fn compile(
         return Err(errors);
     }
     dedup_program_names(&mut probes);
-    if scratch_used.get() > 0 {
+    // The stack map comes right after the scratch map, which then exists too.
+    if scratch_used.get() > 0 || stacks_used.get() {
         maps.push(MapMeta {
             object_name: "scratch".into(),
             map_type: MAP_PERCPU_ARRAY,
             key_size: 4,
-            value_size: scratch_used.get(),
+            value_size: scratch_used.get().max(8),
             max_entries: 1,
+            script: None,
+        });
+    }
+    if stacks_used.get() {
+        maps.push(MapMeta {
+            object_name: "stacks".into(),
+            map_type: MAP_STACK_TRACE,
+            key_size: 4,
+            value_size: u32::from(probe_lang::types::MAX_STACK_FRAMES) * 8,
+            max_entries: settings.max_map_keys,
             script: None,
         });
     }

@@ -26,6 +26,7 @@ pub mod helper {
     pub const RINGBUF_SUBMIT: u32 = 132;
     pub const FOR_EACH_MAP_ELEM: u32 = 164;
     pub const GET_PRANDOM_U32: u32 = 7;
+    pub const GET_STACKID: u32 = 27;
     pub const GET_CURRENT_UID_GID: u32 = 15;
     pub const GET_NUMA_NODE_ID: u32 = 42;
     pub const GET_CURRENT_CGROUP_ID: u32 = 80;
@@ -91,6 +92,8 @@ pub struct LowerCx<'a> {
 pub struct Scratch<'a> {
     pub map: u32,
     pub used: &'a std::cell::Cell<u32>,
+    /// Set once a probe takes a stack: the stack map (numbered `map + 1`) then exists.
+    pub stacks_used: &'a std::cell::Cell<bool>,
     /// Where in the value userspace writes each session value a probe reads.
     pub session_values: &'a std::cell::RefCell<Vec<(crate::program::SessionValue, u32)>>,
 }
@@ -833,7 +836,7 @@ impl<'a> LowerCx<'a> {
         let done = self.new_block();
         self.branch_if_zero(ptr, missing, found);
         let result = match ty {
-            Type::Str { .. } | Type::Tuple(_) => {
+            Type::Str { .. } | Type::Tuple(_) | Type::Printed(_) => {
                 let len = ty.size();
                 let slot = self.slot(len);
                 let at = Addr::Stack { slot, off: 0 };
@@ -1351,7 +1354,7 @@ impl<'a> LowerCx<'a> {
                 let done = self.new_block();
                 self.cond(cond, t, o)?;
                 let result = match &e.ty {
-                    Type::Str { .. } | Type::Tuple(_) => {
+                    Type::Str { .. } | Type::Tuple(_) | Type::Printed(_) => {
                         let len = e.ty.size();
                         let slot = self.slot(len);
                         let at = Addr::Stack { slot, off: 0 };
@@ -1581,6 +1584,12 @@ impl LowerCx<'_> {
         let at = self.scratch.used.get();
         self.scratch.used.set(at + size.div_ceil(8) * 8);
         at as i32
+    }
+
+    /// The index of the map that holds the stacks `bpf_get_stackid` takes.
+    pub fn stack_map(&mut self) -> u32 {
+        self.scratch.stacks_used.set(true);
+        self.scratch.map + 1
     }
 
     /// A pointer to this CPU's scratch value; where there is none, control goes to

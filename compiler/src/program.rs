@@ -14,6 +14,8 @@ pub const MAP_ARRAY: u32 = 2;
 pub const MAP_PERCPU_HASH: u32 = 5;
 /// `BPF_MAP_TYPE_PERCPU_ARRAY`.
 pub const MAP_PERCPU_ARRAY: u32 = 6;
+/// `BPF_MAP_TYPE_STACK_TRACE`.
+pub const MAP_STACK_TRACE: u32 = 7;
 /// `BPF_MAP_TYPE_LRU_HASH`.
 pub const MAP_LRU_HASH: u32 = 9;
 /// `BPF_MAP_TYPE_LRU_PERCPU_HASH`.

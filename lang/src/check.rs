@@ -25,6 +25,9 @@ pub trait Builtins {
     /// True for functions whose first argument, when it is a map without a key, names the
     /// whole map (`print(@m)`); their other arguments are ordinary values.
     fn takes_whole_map(&self, name: &str) -> bool;
+    /// True for functions whose arguments are words and literals that the function reads
+    /// itself (`kstack(perf, 5)`), not expressions to type.
+    fn untyped_arguments(&self, name: &str) -> bool;
     /// True for names of bpftrace's builtins that probe does not implement yet.
     fn planned(&self, name: &str) -> bool;
     /// Checks a call of builtin function `name` whose arguments are already typed and
@@ -1045,7 +1048,9 @@ impl Checker<'_> {
             return None;
         }
         for k in keys {
-            if !(k.ty.is_scalar() || matches!(k.ty, Type::Str { .. } | Type::Tuple(_))) {
+            if !(k.ty.is_scalar()
+                || matches!(k.ty, Type::Str { .. } | Type::Tuple(_) | Type::Printed(_)))
+            {
                 self.errors.push(
                     Diagnostic::error(k.span, format!("a map key cannot be of type {}", k.ty))
                         .with_label("used as a key here")
@@ -1470,7 +1475,12 @@ impl Checker<'_> {
                     self.expr(x);
                     match &x.ty {
                         Type::Unknown => return Type::Unknown,
-                        t if t.is_scalar() || matches!(t, Type::Str { .. } | Type::Tuple(_)) => {
+                        t if t.is_scalar()
+                            || matches!(
+                                t,
+                                Type::Str { .. } | Type::Tuple(_) | Type::Printed(_)
+                            ) =>
+                        {
                             types.push(storage_type(t))
                         }
                         t => {
@@ -1594,6 +1604,8 @@ impl Checker<'_> {
                     if !self.map_argument(args) {
                         return Type::Unknown;
                     }
+                } else if self.builtins.untyped_arguments(&name.name) {
+                    // The function reads its arguments itself.
                 } else if whole_map && self.builtins.takes_whole_map(&name.name) {
                     if !self.map_argument(&mut args[..1]) {
                         return Type::Unknown;
@@ -1606,7 +1618,9 @@ impl Checker<'_> {
                         self.expr(a);
                     }
                 }
-                if args.iter().any(|a| a.ty == Type::Unknown) {
+                if !self.builtins.untyped_arguments(&name.name)
+                    && args.iter().any(|a| a.ty == Type::Unknown)
+                {
                     return Type::Unknown;
                 }
                 match self.builtins.check_call(name, args, span) {
@@ -1753,7 +1767,11 @@ impl Checker<'_> {
                 }
                 match unify(&then.ty, &otherwise.ty) {
                     Some(
-                        t @ (Type::Int { .. } | Type::Bool | Type::Str { .. } | Type::Tuple(_)),
+                        t @ (Type::Int { .. }
+                        | Type::Bool
+                        | Type::Str { .. }
+                        | Type::Tuple(_)
+                        | Type::Printed(_)),
                     ) => t,
                     _ => {
                         self.errors.push(
@@ -1866,6 +1884,7 @@ pub fn unify(a: &Type, b: &Type) -> Option<Type> {
         (Type::Bool, t @ Type::Int { .. }) | (t @ Type::Int { .. }, Type::Bool) => Some(t.clone()),
         (Type::Str { len: x }, Type::Str { len: y }) => Some(Type::Str { len: *x.max(y) }),
         (Type::Agg(x), Type::Agg(y)) => x.unify(*y).map(Type::Agg),
+        (Type::Printed(x), Type::Printed(y)) if x == y => Some(Type::Printed(*x)),
         (Type::Tuple(x), Type::Tuple(y)) if x.len() == y.len() => x
             .iter()
             .zip(y)

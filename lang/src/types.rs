@@ -25,7 +25,49 @@ pub enum Type {
     /// A struct (or union) in kernel memory, named without `struct`; reached through a
     /// pointer and only read field by field.
     Struct(String),
+    /// A value only the runtime can show: a stack or an address printed as a symbol.
+    Printed(Printed),
 }
+
+/// What a `Type::Printed` value is; 16 bytes: the stack id or the address, then the
+/// process id where user memory is meant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Printed {
+    /// `kstack`, `ustack`: a stack in the stack map, shown `limit` frames deep.
+    Stack {
+        user: bool,
+        mode: StackMode,
+        limit: u8,
+    },
+    /// `ksym(addr)`, `usym(addr)`: the symbol an address falls in.
+    Symbol { user: bool },
+}
+
+/// How a stack is printed, as bpftrace's stack modes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StackMode {
+    /// `symbol+offset` per line.
+    Bpftrace,
+    /// `address symbol+offset (file)` per line, tab-indented, as perf prints stacks.
+    Perf,
+    /// Addresses only.
+    Raw,
+}
+
+impl StackMode {
+    /// The mode named `name` in `kstack(name)`.
+    pub fn from_name(name: &str) -> Option<StackMode> {
+        match name {
+            "bpftrace" => Some(StackMode::Bpftrace),
+            "perf" => Some(StackMode::Perf),
+            "raw" => Some(StackMode::Raw),
+            _ => None,
+        }
+    }
+}
+
+/// Frames a stack keeps at most: the kernel's default `perf_event_max_stack`.
+pub const MAX_STACK_FRAMES: u8 = 127;
 
 /// The aggregation functions a map value can hold, with what their output depends on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -154,6 +196,7 @@ impl Type {
             Type::Str { len } => *len,
             Type::Agg(agg) => agg.value_size(),
             Type::Ptr(_) => 8,
+            Type::Printed(_) => 16,
             Type::Tuple(elems) => elems.iter().map(|e| e.size().div_ceil(8) * 8).sum(),
             Type::Unknown | Type::Void | Type::Struct(_) => 0,
         }
@@ -191,6 +234,12 @@ impl fmt::Display for Type {
             Type::Agg(agg) => write!(f, "{agg}"),
             Type::Ptr(to) => write!(f, "{to} *"),
             Type::Struct(name) => write!(f, "struct {name}"),
+            Type::Printed(Printed::Stack { user, .. }) => {
+                write!(f, "{}stack", if *user { "u" } else { "k" })
+            }
+            Type::Printed(Printed::Symbol { user }) => {
+                write!(f, "{}sym_t", if *user { "u" } else { "k" })
+            }
             Type::Tuple(elems) => {
                 let parts: Vec<String> = elems.iter().map(|e| e.to_string()).collect();
                 write!(f, "({})", parts.join(", "))

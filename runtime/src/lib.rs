@@ -10,6 +10,7 @@ pub mod output;
 pub mod perf;
 pub mod ringbuf;
 pub mod session;
+pub mod symbols;
 pub mod tracefs;
 pub mod uprobe;
 pub mod usdt;

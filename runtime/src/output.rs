@@ -1,5 +1,6 @@
 //! Text output in bpftrace's format: maps printed at exit, and events from the ring buffer.
 
+use crate::symbols::Symbolizer;
 use probe_compiler::program::{EventArg, EventKind, MapMeta};
 use probe_compiler::{ArgValue, BuiltinFormat};
 use probe_lang::types::{Aggregation, Type};
@@ -21,7 +22,12 @@ pub enum Event {
 }
 
 /// Decodes one ring buffer record: its first 8 bytes are the event id.
-pub fn decode_event(events: &[EventKind], record: &[u8], fmt: &dyn BuiltinFormat) -> Option<Event> {
+pub fn decode_event(
+    events: &[EventKind],
+    record: &[u8],
+    fmt: &dyn BuiltinFormat,
+    symbols: &Symbolizer,
+) -> Option<Event> {
     let id = u64::from_le_bytes(record.get(..8)?.try_into().ok()?);
     match events.get(usize::try_from(id).ok()?)? {
         EventKind::Exit => Some(Event::Exit),
@@ -34,25 +40,34 @@ pub fn decode_event(events: &[EventKind], record: &[u8], fmt: &dyn BuiltinFormat
         }),
         EventKind::Print { arg } => Some(Event::Print(format!(
             "{}\n",
-            show(&decode_arg(arg, record))
+            show(&decode_arg(arg, record, symbols))
         ))),
         EventKind::Printf { format, args } => {
-            let values: Vec<ArgValue> = args.iter().map(|a| decode_arg(a, record)).collect();
+            let values: Vec<ArgValue> = args
+                .iter()
+                .map(|a| decode_arg(a, record, symbols))
+                .collect();
             Some(Event::Print(fmt.printf(format, &values)))
         }
     }
 }
 
-fn decode_arg(arg: &EventArg, record: &[u8]) -> ArgValue {
+fn decode_arg(arg: &EventArg, record: &[u8], symbols: &Symbolizer) -> ArgValue {
     let start = (arg.offset as usize).min(record.len());
     let end = (start + arg.ty.size() as usize).min(record.len());
-    decode_value(&arg.ty, &record[start..end])
+    decode_value(&arg.ty, &record[start..end], symbols, VALUE_INDENT)
 }
 
-/// Decodes a value stored in the layout of `ty`.
-pub fn decode_value(ty: &Type, bytes: &[u8]) -> ArgValue {
+/// How deep the frames of a stack are indented in a map key, and elsewhere.
+const KEY_INDENT: usize = 4;
+const VALUE_INDENT: usize = 8;
+
+/// Decodes a value stored in the layout of `ty`; stacks and symbols are rendered, their
+/// frames indented by `indent`.
+pub fn decode_value(ty: &Type, bytes: &[u8], symbols: &Symbolizer, indent: usize) -> ArgValue {
     match ty {
         Type::Str { .. } => ArgValue::Str(bytes.to_vec()),
+        Type::Printed(kind) => ArgValue::Str(symbols.render(*kind, bytes, indent).into_bytes()),
         Type::Tuple(elems) => ArgValue::Tuple(
             elems
                 .iter()
@@ -60,7 +75,7 @@ pub fn decode_value(ty: &Type, bytes: &[u8]) -> ArgValue {
                 .map(|(t, off)| {
                     let start = (off as usize).min(bytes.len());
                     let end = (start + t.size() as usize).min(bytes.len());
-                    decode_value(t, &bytes[start..end])
+                    decode_value(t, &bytes[start..end], symbols, indent)
                 })
                 .collect(),
         ),
@@ -132,6 +147,7 @@ pub fn format_map(
     meta: &MapMeta,
     entries: &[crate::maps::Entry],
     fmt: &dyn BuiltinFormat,
+    symbols: &Symbolizer,
     top: usize,
     div: u64,
 ) -> String {
@@ -159,7 +175,12 @@ pub fn format_map(
                 .iter()
                 .map(|(t, off)| {
                     let s = (*off as usize).min(k.len());
-                    decode_value(t, &k[s..(s + t.size() as usize).min(k.len())])
+                    decode_value(
+                        t,
+                        &k[s..(s + t.size() as usize).min(k.len())],
+                        symbols,
+                        KEY_INDENT,
+                    )
                 })
                 .collect();
             match &script.value {
@@ -177,7 +198,8 @@ pub fn format_map(
                     }
                 }
                 t => {
-                    let v = decode_value(t, per_cpu.first().map(|v| v.as_slice()).unwrap_or(&[]));
+                    let bytes = per_cpu.first().map(|v| v.as_slice()).unwrap_or(&[]);
+                    let v = decode_value(t, bytes, symbols, VALUE_INDENT);
                     let order = match v {
                         ArgValue::Int {
                             value,

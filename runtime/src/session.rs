@@ -4,6 +4,7 @@
 use crate::libbpf::LoadError;
 use crate::output::{self, Event};
 use crate::perf;
+use crate::symbols::Symbolizer;
 use probe_compiler::program::{CompiledProgram, SessionValue};
 use probe_compiler::BuiltinFormat;
 use probe_lang::config::MissingProbes;
@@ -553,6 +554,7 @@ pub fn run(
         return Err(fail("none of the probes could attach"));
     }
 
+    let symbols = Symbolizer::new(object.map_fd("stacks"));
     // The ring buffer callback only copies records; they are decoded and printed below.
     let queue: Rc<RefCell<Vec<Vec<u8>>>> = Rc::default();
     let sink = queue.clone();
@@ -570,7 +572,7 @@ pub fn run(
     let drain_to = |queue: &Rc<RefCell<Vec<Vec<u8>>>>, out: &mut dyn Write| -> bool {
         let mut exit = false;
         for record in queue.borrow_mut().drain(..) {
-            match output::decode_event(&compiled.events, &record, fmt) {
+            match output::decode_event(&compiled.events, &record, fmt, &symbols) {
                 Some(Event::Print(s)) => {
                     // A reader that went away (`| head`) ends tracing, as SIGPIPE would.
                     exit |= out.write_all(s.as_bytes()).is_err();
@@ -588,7 +590,7 @@ pub fn run(
                 }
                 Some(Event::PrintMap { map, top, div }) => {
                     let meta = &compiled.maps[map as usize];
-                    match print_map(&object, meta, fmt, top, div) {
+                    match print_map(&object, &symbols, meta, fmt, top, div) {
                         Ok(text) => exit |= out.write_all(text.as_bytes()).is_err(),
                         Err(e) => eprintln!("WARNING: print(): {e}"),
                     }
@@ -689,7 +691,7 @@ pub fn run(
         .iter()
         .filter(|m| printed && m.script.is_some())
     {
-        let text = print_map(&object, meta, fmt, 0, 1).map_err(fail)?;
+        let text = print_map(&object, &symbols, meta, fmt, 0, 1).map_err(fail)?;
         out.write_all(text.as_bytes()).ok();
     }
     if lost > 0 {
@@ -714,6 +716,7 @@ fn monotonic_nsecs() -> u64 {
 /// Reads a script map and renders it as bpftrace prints it (see `output::format_map`).
 fn print_map(
     object: &crate::libbpf::Object,
+    symbols: &Symbolizer,
     meta: &probe_compiler::MapMeta,
     fmt: &dyn BuiltinFormat,
     top: u64,
@@ -732,6 +735,7 @@ fn print_map(
         meta,
         &entries,
         fmt,
+        symbols,
         usize::try_from(top).unwrap_or(usize::MAX),
         div,
     ))

@@ -25,6 +25,7 @@ mod pid;
 mod print;
 pub mod printf;
 mod probe_name;
+mod stack;
 mod str;
 mod strcontains;
 mod strlen;
@@ -116,6 +117,8 @@ pub const VARIABLES: &[&Variable] = &[
     &nsecs::NSECS,
     &task_helpers::NUMAID,
     &pid::PID,
+    &stack::KSTACK,
+    &stack::USTACK,
     &probe_name::FUNC,
     &probe_name::PROBE,
     &task_helpers::RAND,
@@ -129,12 +132,16 @@ pub const FUNCTIONS: &[&Function] = &[
     &exit::EXIT,
     &has_key::HAS_KEY,
     &len::LEN,
+    &stack::KSTACK_CALL,
+    &stack::KSYM,
     &print::PRINT,
     &printf::PRINTF,
     &str::STR,
     &strcontains::STRCONTAINS,
     &strlen::STRLEN,
     &strncmp::STRNCMP,
+    &stack::USTACK_CALL,
+    &stack::USYM,
     &zero::ZERO,
 ];
 /// Every aggregation.
@@ -204,8 +211,6 @@ const MAP_FUNCTIONS: [&str; 5] = ["clear", "delete", "has_key", "len", "zero"];
 /// a "not supported yet" error rather than an unknown name.
 const PLANNED: &[&str] = &[
     "args",
-    "kstack",
-    "ustack",
     "ppid",
     "usermode",
     "username",
@@ -219,8 +224,6 @@ const PLANNED: &[&str] = &[
     "buf",
     "strstr",
     "str_concat",
-    "ksym",
-    "usym",
     "kaddr",
     "uaddr",
     "kptr",
@@ -256,6 +259,10 @@ const PLANNED: &[&str] = &[
 impl Builtins for Stdlib {
     fn takes_map(&self, name: &str) -> bool {
         MAP_FUNCTIONS.contains(&name)
+    }
+
+    fn untyped_arguments(&self, name: &str) -> bool {
+        matches!(name, "kstack" | "ustack")
     }
 
     fn takes_whole_map(&self, name: &str) -> bool {

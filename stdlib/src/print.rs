@@ -45,7 +45,9 @@ fn check(name: &Ident, args: &[Expr], span: Span) -> CheckResult {
     }
     crate::expect_args(name, args, span, 1, SIGNATURE)?;
     match &args[0].ty {
-        Type::Int { .. } | Type::Bool | Type::Str { .. } | Type::Tuple(_) => Ok(Type::Void),
+        Type::Int { .. } | Type::Bool | Type::Str { .. } | Type::Tuple(_) | Type::Printed(_) => {
+            Ok(Type::Void)
+        }
         other => Err(
             Diagnostic::error(args[0].span, format!("print() cannot print {other}"))
                 .with_label("this value")

@@ -191,7 +191,7 @@ fn check(_name: &Ident, args: &[Expr], span: Span) -> CheckResult {
     }
     for (c, a) in convs.iter().zip(given) {
         let ok = match a.ty {
-            Type::Str { .. } => c.takes_string(),
+            Type::Str { .. } | Type::Printed(_) => c.takes_string(),
             Type::Int { .. } | Type::Bool | Type::Ptr(_) => !c.takes_string(),
             _ => false,
         };
@@ -220,7 +220,7 @@ fn lower(_: &Ident, args: &[Expr], _: Span, cx: &mut LowerCx) -> crate::LowerRes
     let mut values = vec![];
     for a in &args[1..] {
         let ty = match &a.ty {
-            Type::Str { len } => Type::Str { len: *len },
+            t @ (Type::Str { .. } | Type::Printed(_)) => t.clone(),
             _ => Type::Int {
                 bits: 64,
                 signed: matches!(a.ty, Type::Int { signed: true, .. }),

@@ -1,0 +1,227 @@
+//! Stacks and addresses printed as symbols, as bpftrace prints them: kernel addresses
+//! through `/proc/kallsyms`, user addresses through the process's `/proc/PID/maps` and
+//! the symbol tables of the files mapped there (so only while the process lives, as in
+//! bpftrace). Tables are read once, when first needed.
+
+use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
+use probe_lang::types::{Printed, StackMode};
+use std::cell::OnceCell;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::os::fd::RawFd;
+
+/// A function's start, size and name.
+type Symbol = (u64, u64, String);
+
+/// Resolves addresses and reads stacks from the stack map.
+#[derive(Default)]
+pub struct Symbolizer {
+    /// The stack map's descriptor, when the script takes stacks.
+    stack_map: Option<RawFd>,
+    /// `/proc/kallsyms`, sorted by address.
+    kernel: OnceCell<Vec<(u64, String)>>,
+    /// Each file's function symbols (by link-time address, sorted), and how its file
+    /// offsets map to those addresses.
+    files: RefCell<HashMap<String, Option<ElfSymbols>>>,
+}
+
+/// What is needed of an ELF file to name its addresses.
+struct ElfSymbols {
+    symbols: Vec<Symbol>,
+    /// Loadable segments: file offset, address, size.
+    segments: Vec<(u64, u64, u64)>,
+}
+
+impl Symbolizer {
+    /// A symbolizer reading stacks from the map `stack_map`.
+    pub fn new(stack_map: Option<RawFd>) -> Symbolizer {
+        Symbolizer {
+            stack_map,
+            ..Symbolizer::default()
+        }
+    }
+
+    /// Renders a printed value from its 16 bytes (id or address, then pid); `indent` is
+    /// the frames' indentation (4 in map keys, 8 elsewhere, as bpftrace).
+    pub fn render(&self, kind: Printed, bytes: &[u8], indent: usize) -> String {
+        let word = |i: usize| {
+            bytes
+                .get(i * 8..i * 8 + 8)
+                .map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+        };
+        let (first, pid) = (word(0), word(1) as u32);
+        match kind {
+            Printed::Symbol { user: false } => self
+                .kernel_symbol(first)
+                .map_or_else(|| format!("0x{first:x}"), |(name, _)| name.to_string()),
+            Printed::Symbol { user: true } => self
+                .user_symbol(pid, first)
+                .map_or_else(|| format!("0x{first:x}"), |(name, _, _)| name),
+            Printed::Stack { user, mode, limit } => {
+                let frames = self.stack(first as i64, limit);
+                let mut out = String::from("\n");
+                for addr in frames {
+                    out.push_str(&self.frame(addr, user, pid, mode, indent));
+                    out.push('\n');
+                }
+                out
+            }
+        }
+    }
+
+    /// One line of a stack, without its newline.
+    fn frame(&self, addr: u64, user: bool, pid: u32, mode: StackMode, indent: usize) -> String {
+        let resolved = if user {
+            self.user_symbol(pid, addr)
+                .map(|(name, off, path)| (format!("{name}+{off}"), path))
+        } else {
+            self.kernel_symbol(addr)
+                .map(|(name, off)| (format!("{name}+{off}"), String::new()))
+        };
+        match mode {
+            StackMode::Raw => format!("{addr:x}"),
+            StackMode::Bpftrace => {
+                let sym = resolved.map_or_else(|| format!("0x{addr:x}"), |(s, _)| s);
+                format!("{:indent$}{sym}", "")
+            }
+            StackMode::Perf => match resolved {
+                Some((sym, path)) if user => format!("\t{addr:x} {sym} ({path})"),
+                Some((sym, _)) => format!("\t{addr:x} {sym}"),
+                None if user => format!("\t{addr:x} 0x{addr:x} ([unknown])"),
+                None => format!("\t{addr:x} 0x{addr:x}"),
+            },
+        }
+    }
+
+    /// The addresses of stack `id`, innermost first, at most `limit`.
+    fn stack(&self, id: i64, limit: u8) -> Vec<u64> {
+        let (Some(fd), Ok(key)) = (self.stack_map, u32::try_from(id)) else {
+            return vec![];
+        };
+        let mut frames = vec![0u64; usize::from(probe_lang::types::MAX_STACK_FRAMES)];
+        // SAFETY: the key is a u32 and the value buffer is the map's value size.
+        let rc = unsafe {
+            libbpf_sys::bpf_map_lookup_elem(
+                fd,
+                (&key as *const u32).cast(),
+                frames.as_mut_ptr().cast(),
+            )
+        };
+        if rc < 0 {
+            return vec![];
+        }
+        frames
+            .into_iter()
+            .take_while(|&a| a != 0)
+            .take(usize::from(limit))
+            .collect()
+    }
+
+    /// The kernel symbol `addr` falls in, and the offset into it; of several symbols at
+    /// one address, the last listed.
+    pub fn kernel_symbol(&self, addr: u64) -> Option<(&str, u64)> {
+        let table = self.kernel.get_or_init(read_kallsyms);
+        let i = table.partition_point(|(a, _)| *a <= addr);
+        let (start, name) = table.get(i.checked_sub(1)?)?;
+        Some((name, addr - start))
+    }
+
+    /// The function of process `pid` that `addr` falls in: its name, the offset into it
+    /// and the file that defines it.
+    pub fn user_symbol(&self, pid: u32, addr: u64) -> Option<(String, u64, String)> {
+        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
+        let (start, offset, path) = maps.lines().find_map(|line| {
+            let mut f = line.split_whitespace();
+            let (lo, hi) = f.next()?.split_once('-')?;
+            let (lo, hi) = (
+                u64::from_str_radix(lo, 16).ok()?,
+                u64::from_str_radix(hi, 16).ok()?,
+            );
+            let offset = u64::from_str_radix(f.nth(1)?, 16).ok()?;
+            let path = f.nth(2)?;
+            (lo <= addr && addr < hi && path.starts_with('/')).then(|| (lo, offset, path))
+        })?;
+        let mut files = self.files.borrow_mut();
+        let elf = files
+            .entry(path.to_string())
+            .or_insert_with(|| read_elf_symbols(&format!("/proc/{pid}/root{path}")))
+            .as_ref()?;
+        let file_offset = addr - start + offset;
+        let vaddr = elf.segments.iter().find_map(|&(off, vaddr, size)| {
+            (off <= file_offset && file_offset < off + size).then(|| file_offset - off + vaddr)
+        })?;
+        let i = elf.symbols.partition_point(|(a, _, _)| *a <= vaddr);
+        let (sym_start, size, name) = elf.symbols.get(i.checked_sub(1)?)?;
+        (vaddr < sym_start + (*size).max(1))
+            .then(|| (name.clone(), vaddr - sym_start, path.to_string()))
+    }
+}
+
+/// `/proc/kallsyms` as (address, name), sorted by address, keeping file order for equal
+/// addresses.
+fn read_kallsyms() -> Vec<(u64, String)> {
+    let text = std::fs::read_to_string("/proc/kallsyms").unwrap_or_default();
+    let mut table: Vec<(u64, String)> = text
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let addr = u64::from_str_radix(f.next()?, 16).ok()?;
+            let name = f.nth(1)?;
+            (addr != 0).then(|| (addr, name.to_string()))
+        })
+        .collect();
+    table.sort_by_key(|(a, _)| *a);
+    table
+}
+
+/// The function symbols and loadable segments of the ELF file at `path`.
+fn read_elf_symbols(path: &str) -> Option<ElfSymbols> {
+    let data = std::fs::read(path).ok()?;
+    let file = object::File::parse(&*data).ok()?;
+    let mut symbols: Vec<Symbol> = file
+        .symbols()
+        .chain(file.dynamic_symbols())
+        .filter(|s| s.kind() == SymbolKind::Text && s.is_definition() && s.address() != 0)
+        .filter_map(|s| Some((s.address(), s.size(), s.name().ok()?.to_string())))
+        .collect();
+    symbols.sort_by_key(|(a, _, _)| *a);
+    symbols.dedup_by_key(|(a, _, _)| *a);
+    let segments = file
+        .segments()
+        .map(|s| {
+            let (off, size) = s.file_range();
+            (off, s.address(), size)
+        })
+        .collect();
+    Some(ElfSymbols { symbols, segments })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_addresses_name_their_symbol() {
+        let s = Symbolizer::new(None);
+        let table = s.kernel.get_or_init(read_kallsyms);
+        let Some((addr, _)) = table.iter().find(|(_, n)| n == "vfs_read") else {
+            return; // kallsyms hides addresses from users without CAP_SYSLOG.
+        };
+        assert_eq!(s.kernel_symbol(addr + 3), Some(("vfs_read", 3)));
+        let bytes = [(addr + 3).to_le_bytes(), [0; 8]].concat();
+        assert_eq!(
+            s.render(Printed::Symbol { user: false }, &bytes, 8),
+            "vfs_read"
+        );
+    }
+
+    #[test]
+    fn own_functions_are_found_through_maps() {
+        let s = Symbolizer::new(None);
+        let addr = read_elf_symbols as *const () as u64;
+        let (name, off, path) = s.user_symbol(std::process::id(), addr).expect("resolved");
+        assert!(name.contains("read_elf_symbols"), "{name}");
+        assert_eq!(off, 0);
+        assert!(path.starts_with('/'));
+    }
+}
