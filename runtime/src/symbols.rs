@@ -139,7 +139,7 @@ impl Symbolizer {
             );
             let offset = u64::from_str_radix(f.nth(1)?, 16).ok()?;
             let path = f.nth(2)?;
-            (lo <= addr && addr < hi && path.starts_with('/')).then(|| (lo, offset, path))
+            (lo <= addr && addr < hi && path.starts_with('/')).then_some((lo, offset, path))
         })?;
         let mut files = self.files.borrow_mut();
         let elf = files
