@@ -40,6 +40,9 @@ struct Cli {
     /// 'tracepoint:sched:*'); with -v, each tracepoint's fields too.
     #[arg(short = 'l')]
     list: bool,
+    /// Allow functions that change the system: `system()`, `signal()`.
+    #[arg(long = "unsafe")]
+    unsafe_allowed: bool,
     /// Print every builtin variable, function and aggregation with one line of docs.
     #[arg(long)]
     help_builtins: bool,
@@ -125,6 +128,7 @@ pub fn main() -> i32 {
         command: cli.command,
         params,
         pid: cli.pid,
+        unsafe_allowed: cli.unsafe_allowed,
         mode: if cli.test {
             probe_runtime::session::Mode::Test
         } else if cli.bench {

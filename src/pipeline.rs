@@ -29,6 +29,8 @@ pub struct Options {
     pub pid: Option<i32>,
     /// Trace, or run the test or bench probes.
     pub mode: probe_runtime::session::Mode,
+    /// `--unsafe`: allow `system()` and `signal()`.
+    pub unsafe_allowed: bool,
 }
 
 /// Reads imported files from the file system, relative to the importing file's directory
@@ -94,6 +96,7 @@ fn front(source: &Source, options: &Options) -> Result<(CompiledProgram, Vec<u8>
             && !probe_runtime::kernel::kprobes_supported()
             && probe_runtime::kernel::trampolines_supported(),
         pid: options.pid.map(|p| p as u32),
+        unsafe_allowed: options.unsafe_allowed,
     };
     let checked = probe_lang::check_in(ast, &Stdlib, &env).map_err(report)?;
     for point in checked.probes.iter().flat_map(|p| &p.points) {

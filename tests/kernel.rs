@@ -1366,3 +1366,41 @@ fn user_stacks_are_symbolised_while_the_process_lives() {
     );
     assert!(out.contains("\n0x0\n"), "{out}");
 }
+
+/// `join` of execve's `argv`, `system` and `cat` (with `--unsafe`), as bpftrace prints
+/// them, in order with `printf`; `time` prints the local time.
+#[test]
+fn join_system_cat_and_time() {
+    let _k = kernel();
+    let script =
+        "tracepoint:syscalls:sys_enter_execve { join(args->argv); join(args->argv, \",\"); }";
+    assert_eq!(
+        same_as_bpftrace(&["-e", script, "-c", "/bin/echo a bb ccc"]),
+        "Attaching 1 probe...\n/bin/echo a bb ccc\n/bin/echo,a,bb,ccc\na bb ccc\n\n\n"
+    );
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/kills.sh");
+    let script = format!(
+        "BEGIN {{ system(\"echo sys %d %s\", 42, \"x\"); cat(\"%s\", \"{}\"); printf(\"after\\n\"); exit(); }}",
+        file.display()
+    );
+    let out = same_as_bpftrace(&["--unsafe", "-e", &script]);
+    let contents = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(
+        out,
+        format!("Attaching 1 probe...\nsys 42 x\n{contents}after\n\n\n")
+    );
+    let o = run_probe(&["-e", "BEGIN { time(\"%Y-%m-%d|\"); time(); exit(); }"]);
+    let date = std::process::Command::new("date")
+        .arg("+%Y-%m-%d|")
+        .output()
+        .unwrap();
+    let out = stdout(&o);
+    assert!(
+        out.starts_with(&format!(
+            "Attaching 1 probe...\n{}",
+            String::from_utf8_lossy(&date.stdout).trim_end()
+        )),
+        "{out}"
+    );
+    assert_eq!(out.lines().nth(1).map(|l| l.len()), Some(19), "{out}");
+}

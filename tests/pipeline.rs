@@ -57,6 +57,7 @@ fn kprobes_become_fentry_probes_without_kprobes() {
         symbols: &probe_lang::symbols::NoSymbols,
         kprobes_as_fentry: true,
         pid: None,
+        unsafe_allowed: false,
     };
     let checked = probe_lang::check_in(probe_lang::parse(src).unwrap(), &Stdlib, &env).unwrap();
     let kinds: Vec<String> = checked

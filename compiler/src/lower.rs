@@ -18,6 +18,7 @@ pub mod helper {
     pub const GET_CURRENT_TASK: u32 = 35;
     pub const PROBE_READ_USER: u32 = 112;
     pub const PROBE_READ_KERNEL: u32 = 113;
+    pub const PROBE_READ_USER_STR: u32 = 114;
     pub const KTIME_GET_NS: u32 = 5;
     pub const GET_SMP_PROCESSOR_ID: u32 = 8;
     pub const GET_CURRENT_PID_TGID: u32 = 14;
@@ -397,15 +398,29 @@ impl<'a> LowerCx<'a> {
     /// Sends an event record `{u64 id, args...}` to userspace through the ring buffer,
     /// counting it as lost when the buffer is full. `args` are laid out at their offsets.
     pub fn send_event(&mut self, id: u64, args: &[(Value, EventArg)], size: u32) {
+        self.send_event_filled(id, size, |cx, rec| {
+            for (value, arg) in args {
+                let at = Addr::Reg {
+                    base: rec,
+                    off: arg.offset as i32,
+                };
+                cx.store_value(at, *value, &arg.ty);
+            }
+        });
+    }
+
+    /// Sends an event of `size` bytes whose fields after the id `fill` writes through
+    /// the record pointer it is given (control must leave `fill` in one block).
+    pub fn send_event_filled(&mut self, id: u64, size: u32, fill: impl FnOnce(&mut Self, VReg)) {
         let rb = self.map_ref(self.ringbuf);
         let rec = self.call(
             helper::RINGBUF_RESERVE,
             vec![Operand::Reg(rb), Operand::Imm(size as i64), Operand::Imm(0)],
         );
         let full = self.new_block();
-        let fill = self.new_block();
+        let write = self.new_block();
         let done = self.new_block();
-        self.branch_if_zero(rec, full, fill);
+        self.branch_if_zero(rec, full, write);
         self.switch_to(full);
         let key = self.zeroed_slot(4);
         let ptr = self.lookup(self.lost_events, Addr::Stack { slot: key, off: 0 });
@@ -418,19 +433,13 @@ impl<'a> LowerCx<'a> {
             src: one,
         });
         self.terminate(Terminator::Jump(done));
-        self.switch_to(fill);
+        self.switch_to(write);
         self.emit(Inst::Store {
             addr: Addr::Reg { base: rec, off: 0 },
             src: Operand::Imm(id as i64),
             size: MemSize::DW,
         });
-        for (value, arg) in args {
-            let at = Addr::Reg {
-                base: rec,
-                off: arg.offset as i32,
-            };
-            self.store_value(at, *value, &arg.ty);
-        }
+        fill(self, rec);
         self.emit(Inst::Call {
             dst: None,
             helper: helper::RINGBUF_SUBMIT,

@@ -89,6 +89,15 @@ pub enum EventKind {
     PrintMap { map: u32, top: u64, div: u64 },
     /// `print(value)`: print one value on a line.
     Print { arg: EventArg },
+    /// `system(format, args...)`: run the formatted command, its output ours.
+    System { format: String, args: Vec<EventArg> },
+    /// `cat(format, args...)`: print the file the formatted path names.
+    Cat { format: String, args: Vec<EventArg> },
+    /// `time(format)`: print the local time with strftime's `format`.
+    Time { format: String },
+    /// `join(array, separator)`: the record holds how many strings were read (8 bytes),
+    /// then that many strings of `len` bytes, printed joined on a line.
+    Join { separator: String, len: u32 },
 }
 
 /// One BPF program: the code of one probe body for one attach point.

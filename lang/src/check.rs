@@ -28,6 +28,9 @@ pub trait Builtins {
     /// True for functions whose arguments are words and literals that the function reads
     /// itself (`kstack(perf, 5)`), not expressions to type.
     fn untyped_arguments(&self, name: &str) -> bool;
+    /// True for functions that change the system (`system`, `signal`): they need
+    /// `--unsafe`.
+    fn is_unsafe(&self, name: &str) -> bool;
     /// True for names of bpftrace's builtins that probe does not implement yet.
     fn planned(&self, name: &str) -> bool;
     /// Checks a call of builtin function `name` whose arguments are already typed and
@@ -125,6 +128,8 @@ pub struct Environment<'a> {
     pub kprobes_as_fentry: bool,
     /// The process `-p` traces: probes that fire in any process fire only in it.
     pub pid: Option<u32>,
+    /// `--unsafe`: functions that change the system (`system`, `signal`) may be called.
+    pub unsafe_allowed: bool,
 }
 
 /// Checks a parsed program on its own: no positional parameters, no tracepoint formats.
@@ -139,6 +144,7 @@ pub fn check(program: Program, builtins: &dyn Builtins) -> Result<CheckedProgram
             symbols: &NoSymbols,
             kprobes_as_fentry: false,
             pid: None,
+            unsafe_allowed: false,
         },
     )
 }
@@ -177,6 +183,7 @@ pub fn check_in(
         used_fields: vec![],
         structs: &structs,
         struct_defs: HashMap::new(),
+        unsafe_allowed: env.unsafe_allowed,
         errors: vec![],
     };
     // Map types are inferred from assignments, so walk twice: the first pass learns map
@@ -545,6 +552,8 @@ struct Checker<'a> {
     structs: &'a dyn StructTypes,
     /// Struct layouts looked up so far.
     struct_defs: HashMap<String, StructDef>,
+    /// `--unsafe` was given.
+    unsafe_allowed: bool,
     errors: Vec<Diagnostic>,
 }
 
@@ -1599,6 +1608,14 @@ impl Checker<'_> {
                 }
             }
             ExprKind::Call { name, args } => {
+                if self.builtins.is_unsafe(&name.name) && !self.unsafe_allowed {
+                    self.errors.push(
+                        Diagnostic::error(name.span, format!("{}() is unsafe", name.name))
+                            .with_label("changes the system it traces")
+                            .with_note("run probe with --unsafe to allow it"),
+                    );
+                    return Type::Unknown;
+                }
                 let whole_map = matches!(args.first().map(|a| &a.kind), Some(ExprKind::Map(m)) if m.keys.is_empty());
                 if self.builtins.takes_map(&name.name) {
                     if !self.map_argument(args) {

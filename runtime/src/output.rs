@@ -19,6 +19,10 @@ pub enum Event {
     ZeroMap(u32),
     /// Print map number `map` now: its last `top` entries (all when 0), divided by `div`.
     PrintMap { map: u32, top: u64, div: u64 },
+    /// Run this shell command; its output joins ours.
+    System(String),
+    /// Print the contents of this file.
+    Cat(String),
 }
 
 /// Decodes one ring buffer record: its first 8 bytes are the event id.
@@ -38,6 +42,29 @@ pub fn decode_event(
             top: *top,
             div: *div,
         }),
+        EventKind::System { format, args } => {
+            let values: Vec<ArgValue> = args
+                .iter()
+                .map(|a| decode_arg(a, record, symbols))
+                .collect();
+            Some(Event::System(fmt.printf(format, &values)))
+        }
+        EventKind::Cat { format, args } => {
+            let values: Vec<ArgValue> = args
+                .iter()
+                .map(|a| decode_arg(a, record, symbols))
+                .collect();
+            Some(Event::Cat(fmt.printf(format, &values)))
+        }
+        EventKind::Time { format } => Some(Event::Print(local_time(format))),
+        EventKind::Join { separator, len } => {
+            let count = u64::from_le_bytes(record.get(8..16)?.try_into().ok()?);
+            let parts: Vec<String> = (0..count as usize)
+                .filter_map(|i| record.get(16 + i * *len as usize..16 + (i + 1) * *len as usize))
+                .map(|s| show(&ArgValue::Str(s.to_vec())))
+                .collect();
+            Some(Event::Print(format!("{}\n", parts.join(separator))))
+        }
         EventKind::Print { arg } => Some(Event::Print(format!(
             "{}\n",
             show(&decode_arg(arg, record, symbols))
@@ -49,6 +76,23 @@ pub fn decode_event(
                 .collect();
             Some(Event::Print(fmt.printf(format, &values)))
         }
+    }
+}
+
+/// The local time now, formatted by strftime(3).
+fn local_time(format: &str) -> String {
+    let Ok(c_format) = std::ffi::CString::new(format) else {
+        return String::new();
+    };
+    // SAFETY: time(NULL) and localtime_r fill the values given; strftime writes at most
+    // the buffer's length.
+    unsafe {
+        let now = libc::time(std::ptr::null_mut());
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::localtime_r(&now, &mut tm);
+        let mut buf = vec![0u8; 256 + format.len() * 8];
+        let n = libc::strftime(buf.as_mut_ptr().cast(), buf.len(), c_format.as_ptr(), &tm);
+        String::from_utf8_lossy(&buf[..n]).into_owned()
     }
 }
 

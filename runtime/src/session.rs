@@ -595,6 +595,20 @@ pub fn run(
                         Err(e) => eprintln!("WARNING: print(): {e}"),
                     }
                 }
+                Some(Event::System(command)) => {
+                    out.flush().ok();
+                    match std::process::Command::new("/bin/sh")
+                        .args(["-c", &command])
+                        .output()
+                    {
+                        Ok(o) => exit |= out.write_all(&o.stdout).is_err(),
+                        Err(e) => eprintln!("WARNING: system(\"{command}\"): {e}"),
+                    }
+                }
+                Some(Event::Cat(path)) => match std::fs::read(&path) {
+                    Ok(bytes) => exit |= out.write_all(&bytes).is_err(),
+                    Err(e) => eprintln!("WARNING: cat(\"{path}\"): {e}"),
+                },
                 Some(Event::ZeroMap(map)) => {
                     let meta = &compiled.maps[map as usize];
                     if let Some(fd) = object.map_fd(&meta.object_name) {

@@ -16,6 +16,7 @@ mod elapsed;
 mod exit;
 mod has_key;
 mod hist;
+mod join;
 mod len;
 mod lhist;
 mod min_max;
@@ -26,13 +27,15 @@ mod print;
 pub mod printf;
 mod probe_name;
 mod stack;
-mod str;
+pub(crate) mod str;
 mod strcontains;
 mod strlen;
 mod strncmp;
 mod sum;
+mod system;
 mod task_helpers;
 mod tid;
+mod time;
 mod uid_gid;
 mod zero;
 
@@ -127,16 +130,20 @@ pub const VARIABLES: &[&Variable] = &[
 ];
 /// Every builtin function.
 pub const FUNCTIONS: &[&Function] = &[
+    &system::CAT,
     &clear::CLEAR,
     &delete::DELETE,
     &exit::EXIT,
     &has_key::HAS_KEY,
+    &join::JOIN,
     &len::LEN,
     &stack::KSTACK_CALL,
     &stack::KSYM,
     &print::PRINT,
     &printf::PRINTF,
     &str::STR,
+    &system::SYSTEM,
+    &time::TIME,
     &strcontains::STRCONTAINS,
     &strlen::STRLEN,
     &strncmp::STRNCMP,
@@ -217,9 +224,7 @@ const PLANNED: &[&str] = &[
     "tseries",
     "errorf",
     "warnf",
-    "time",
     "strftime",
-    "join",
     "str",
     "buf",
     "strstr",
@@ -238,8 +243,6 @@ const PLANNED: &[&str] = &[
     "signal",
     "signal_thread",
     "override",
-    "system",
-    "cat",
     "bswap",
     "skboutput",
     "socket_cookie",
@@ -259,6 +262,10 @@ const PLANNED: &[&str] = &[
 impl Builtins for Stdlib {
     fn takes_map(&self, name: &str) -> bool {
         MAP_FUNCTIONS.contains(&name)
+    }
+
+    fn is_unsafe(&self, name: &str) -> bool {
+        matches!(name, "system" | "signal")
     }
 
     fn untyped_arguments(&self, name: &str) -> bool {

@@ -154,18 +154,36 @@ fn conversions(pieces: &[Piece]) -> impl Iterator<Item = &Conversion> {
     })
 }
 
-fn check(_name: &Ident, args: &[Expr], span: Span) -> CheckResult {
+fn check(name: &Ident, args: &[Expr], span: Span) -> CheckResult {
+    check_formatted(name, args, span, SIGNATURE)?;
+    Ok(Type::Void)
+}
+
+/// Checks a call whose arguments are a format string and the values for its conversions
+/// (`printf`, `system`, `cat`).
+pub(crate) fn check_formatted(
+    name: &Ident,
+    args: &[Expr],
+    span: Span,
+    signature: &str,
+) -> Result<(), Diagnostic> {
+    let f = &name.name;
     let Some(first) = args.first() else {
-        return Err(Diagnostic::error(span, "printf() needs a format string")
-            .with_label("no arguments")
-            .with_note(format!("usage: {SIGNATURE}")));
+        return Err(
+            Diagnostic::error(span, format!("{f}() needs a format string"))
+                .with_label("no arguments")
+                .with_note(format!("usage: {signature}")),
+        );
     };
     let ExprKind::Str(format) = &first.kind else {
-        return Err(
-            Diagnostic::error(first.span, "printf()'s format must be a string literal")
-                .with_label("not a string literal")
-                .with_note("write the format in double quotes: printf(\"%d\\n\", pid)"),
-        );
+        return Err(Diagnostic::error(
+            first.span,
+            format!("{f}()'s format must be a string literal"),
+        )
+        .with_label("not a string literal")
+        .with_note(format!(
+            "write the format in double quotes: {f}(\"%d\\n\", pid)"
+        )));
     };
     let pieces = parse(format).map_err(|(_, msg)| {
         Diagnostic::error(first.span, format!("invalid printf format: {msg}"))
@@ -178,7 +196,7 @@ fn check(_name: &Ident, args: &[Expr], span: Span) -> CheckResult {
         let d = Diagnostic::error(
             span,
             format!(
-                "printf() format has {} conversion{} but {} argument{} given",
+                "{f}() format has {} conversion{} but {} argument{} given",
                 convs.len(),
                 if convs.len() == 1 { "" } else { "s" },
                 given.len(),
@@ -209,10 +227,19 @@ fn check(_name: &Ident, args: &[Expr], span: Span) -> CheckResult {
             .with_related(first.span, "the conversion is in this format"));
         }
     }
-    Ok(Type::Void)
+    Ok(())
 }
 
 fn lower(_: &Ident, args: &[Expr], _: Span, cx: &mut LowerCx) -> crate::LowerResult {
+    lower_formatted(args, cx, |format, args| EventKind::Printf { format, args })
+}
+
+/// Sends the values of a format's conversions in an event made by `event`.
+pub(crate) fn lower_formatted(
+    args: &[Expr],
+    cx: &mut LowerCx,
+    event: fn(String, Vec<EventArg>) -> EventKind,
+) -> crate::LowerResult {
     let ExprKind::Str(format) = &args[0].kind else {
         unreachable!("checked")
     };
@@ -236,10 +263,10 @@ fn lower(_: &Ident, args: &[Expr], _: Span, cx: &mut LowerCx) -> crate::LowerRes
         ));
         offset += ty.size().div_ceil(8) * 8;
     }
-    let id = cx.add_event(EventKind::Printf {
-        format: format.clone(),
-        args: values.iter().map(|(_, a)| a.clone()).collect(),
-    });
+    let id = cx.add_event(event(
+        format.clone(),
+        values.iter().map(|(_, a)| a.clone()).collect(),
+    ));
     cx.send_event(id, &values, offset);
     Ok(None)
 }
