@@ -378,7 +378,8 @@ fn help_lists_every_builtin() {
         .iter()
         .map(|v| v.name)
         .chain(probe_stdlib::FUNCTIONS.iter().map(|f| f.name))
-        .chain(probe_stdlib::AGGREGATIONS.iter().map(|a| a.name));
+        .chain(probe_stdlib::AGGREGATIONS.iter().map(|a| a.name))
+        .chain(probe_stdlib::EXPANSIONS.iter().map(|e| e.name));
     for name in names {
         assert!(
             help.lines()

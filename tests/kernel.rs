@@ -1256,6 +1256,12 @@ fn task_and_system_variables() {
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     let o = run_probe(&["-e", "BEGIN { printf(\"%d\\n\", ncpus); exit(); }"]);
     assert_eq!(stdout(&o), format!("Attaching 1 probe...\n{cpus}\n\n\n"));
+    // `ppid`, written in the language (curtask->real_parent->tgid): probe's parent is us.
+    let o = run_probe(&["-e", "BEGIN { printf(\"%d\\n\", ppid); exit(); }"]);
+    assert_eq!(
+        stdout(&o),
+        format!("Attaching 1 probe...\n{}\n\n\n", std::process::id())
+    );
     let out = trace_test_target_as_nobody();
     assert!(out.contains("65534 65533\n"), "{out}");
 

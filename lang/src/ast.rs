@@ -517,7 +517,8 @@ fn target_mut(t: &mut Target, f: &mut dyn FnMut(&mut Expr)) {
     }
 }
 
-fn expr_mut(e: &mut Expr, f: &mut dyn FnMut(&mut Expr)) {
+/// Calls `f` on `e` and every expression inside it, children before their parent.
+pub fn expr_mut(e: &mut Expr, f: &mut dyn FnMut(&mut Expr)) {
     if let ExprKind::Block { block, .. } = &mut e.kind {
         block_mut(block, f);
     }

@@ -28,6 +28,9 @@ pub trait Builtins {
     /// True for functions whose arguments are words and literals that the function reads
     /// itself (`kstack(perf, 5)`), not expressions to type.
     fn untyped_arguments(&self, name: &str) -> bool;
+    /// The source of an expression that builtin variable `name` stands for, when it is
+    /// written in the language itself (`ppid`: `curtask->real_parent->tgid`).
+    fn expansion(&self, name: &str) -> Option<&'static str>;
     /// True for functions that change the system (`system`, `signal`): they need
     /// `--unsafe`.
     fn is_unsafe(&self, name: &str) -> bool;
@@ -555,6 +558,26 @@ struct Checker<'a> {
     /// `--unsafe` was given.
     unsafe_allowed: bool,
     errors: Vec<Diagnostic>,
+}
+
+/// The expression a builtin written in the language stands for, every span at the use
+/// (so that errors point there).
+fn expand_builtin(source: &str, at: Span) -> Expr {
+    let wrapped = format!("BEGIN {{ {source}; }}");
+    let mut program = crate::parser::parse(&wrapped).expect("builtin sources parse");
+    let stmt = program.probes.remove(0).body.stmts.remove(0);
+    let StmtKind::Expr(mut e) = stmt.kind else {
+        unreachable!("a builtin's source is one expression")
+    };
+    crate::ast::expr_mut(&mut e, &mut |x| {
+        x.span = at;
+        match &mut x.kind {
+            ExprKind::Field { field, .. } => field.span = at,
+            ExprKind::Builtin(id) | ExprKind::Var(id) => id.span = at,
+            _ => {}
+        }
+    });
+    e
 }
 
 /// The name of a map as printed, with its `@`.
@@ -1399,6 +1422,11 @@ impl Checker<'_> {
     }
 
     fn expr(&mut self, e: &mut Expr) {
+        if let ExprKind::Builtin(id) = &e.kind {
+            if let Some(source) = self.builtins.expansion(&id.name) {
+                *e = expand_builtin(source, e.span);
+            }
+        }
         e.ty = self.infer(e);
     }
 

@@ -128,6 +128,21 @@ pub const VARIABLES: &[&Variable] = &[
     &tid::TID,
     &uid_gid::UID,
 ];
+/// A builtin variable written in the language itself: the expression it stands for.
+pub struct Expansion {
+    pub name: &'static str,
+    pub doc: &'static str,
+    /// The expression, from a script in `stdlib/src/scripts/`.
+    pub source: &'static str,
+}
+
+/// Every builtin variable written as an expression of the language.
+pub const EXPANSIONS: &[&Expansion] = &[&Expansion {
+    name: "ppid",
+    doc: "process id of the current task's parent",
+    source: include_str!("scripts/ppid.bt"),
+}];
+
 /// Every builtin function.
 pub const FUNCTIONS: &[&Function] = &[
     &system::CAT,
@@ -166,10 +181,14 @@ pub const AGGREGATIONS: &[&AggregationDef] = &[
 /// Every builtin with its signature and one line of docs, for `probe --help-builtins`.
 pub fn help() -> String {
     let mut out = String::from("Variables:\n");
-    let mut variables: Vec<&Variable> = VARIABLES.to_vec();
-    variables.sort_by_key(|v| v.name);
-    for v in variables {
-        help_line(&mut out, v.name, v.doc);
+    let mut variables: Vec<(&str, &str)> = VARIABLES
+        .iter()
+        .map(|v| (v.name, v.doc))
+        .chain(EXPANSIONS.iter().map(|e| (e.name, e.doc)))
+        .collect();
+    variables.sort();
+    for (name, doc) in variables {
+        help_line(&mut out, name, doc);
     }
     out.push_str("\nFunctions:\n");
     let mut functions: Vec<&Function> = FUNCTIONS.to_vec();
@@ -218,7 +237,6 @@ const MAP_FUNCTIONS: [&str; 5] = ["clear", "delete", "has_key", "len", "zero"];
 /// a "not supported yet" error rather than an unknown name.
 const PLANNED: &[&str] = &[
     "args",
-    "ppid",
     "usermode",
     "username",
     "tseries",
@@ -262,6 +280,13 @@ const PLANNED: &[&str] = &[
 impl Builtins for Stdlib {
     fn takes_map(&self, name: &str) -> bool {
         MAP_FUNCTIONS.contains(&name)
+    }
+
+    fn expansion(&self, name: &str) -> Option<&'static str> {
+        EXPANSIONS
+            .iter()
+            .find(|e| e.name == name)
+            .map(|e| e.source.trim())
     }
 
     fn is_unsafe(&self, name: &str) -> bool {
