@@ -279,6 +279,8 @@ fn diagnostics_are_rendered_with_file_line_column_and_caret() {
         ("cat_without_format", "BEGIN { cat(); }"),
         ("time_format_not_literal", "BEGIN { time(comm); }"),
         ("join_of_string", "BEGIN { join(comm); }"),
+        ("strerror_of_string", "BEGIN { printf(\"%s\", strerror(comm)); }"),
+        ("strftime_format_not_literal", "BEGIN { printf(\"%s\", strftime(comm, nsecs)); }"),
         ("struct_field_missing", "BEGIN { @x = curtask->real_parnet; }"),
         ("struct_bitfield", "BEGIN { @x = curtask->sched_reset_on_fork; }"),
         ("struct_unknown", "BEGIN { @x = ((struct nosuch *)0)->a; }"),

@@ -1263,7 +1263,7 @@ fn task_and_system_variables() {
         format!("Attaching 1 probe...\n{}\n\n\n", std::process::id())
     );
     let out = trace_test_target_as_nobody();
-    assert!(out.contains("65534 65533\n"), "{out}");
+    assert!(out.contains("65534 65533 nobody\n"), "{out}");
 
     let cgroup_dir = std::fs::read_to_string("/proc/self/cgroup")
         .ok()
@@ -1292,7 +1292,7 @@ fn task_and_system_variables() {
 fn trace_test_target_as_nobody() -> String {
     let o = run_probe(&[
         "-e",
-        "tracepoint:syscalls:sys_enter_exit_group /pid == cpid/ { printf(\"%d %d\\n\", uid, gid); }",
+        "tracepoint:syscalls:sys_enter_exit_group /pid == cpid/ { printf(\"%d %d %s\\n\", uid, gid, username); }",
         "-c",
         &format!(
             "setpriv --reuid=65534 --regid=65533 --clear-groups {} 1",
@@ -1370,7 +1370,7 @@ fn user_stacks_are_symbolised_while_the_process_lives() {
         out.contains(&format!(" probe_target_add+0 ({t})\n")),
         "{out}"
     );
-    assert!(out.contains("\n0x0\n"), "{out}");
+    assert!(out.contains("\n0\n"), "{out}");
 }
 
 /// `join` of execve's `argv`, `system` and `cat` (with `--unsafe`), as bpftrace prints
@@ -1409,4 +1409,15 @@ fn join_system_cat_and_time() {
         "{out}"
     );
     assert_eq!(out.lines().nth(1).map(|l| l.len()), Some(19), "{out}");
+}
+
+/// `strerror`, `username` and `strftime` in printf and in maps, as bpftrace prints them.
+#[test]
+fn printed_values_match_bpftrace() {
+    let _k = kernel();
+    let script = "BEGIN { printf(\"%s|%s|%s\\n\", strerror(2), username, strftime(\"%Y-%m-%d\", nsecs)); \
+                  @u[username] = count(); @s = strerror(1); @t[strftime(\"%Y\", nsecs)] = count(); exit(); }";
+    let out = same_as_bpftrace(&["-e", script]);
+    assert!(out.contains("\nNo such file or directory|root|"), "{out}");
+    assert!(out.contains("\n@s: Operation not permitted\n"), "{out}");
 }

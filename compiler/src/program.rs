@@ -95,6 +95,9 @@ pub enum EventKind {
     Cat { format: String, args: Vec<EventArg> },
     /// `time(format)`: print the local time with strftime's `format`.
     Time { format: String },
+    /// Never sent: the format of a `strftime(format, nsecs)` value, which names it by
+    /// this event's number.
+    StrftimeFormat { format: String },
     /// `join(array, separator)`: the record holds how many strings were read (8 bytes),
     /// then that many strings of `len` bytes, printed joined on a line.
     Join { separator: String, len: u32 },

@@ -41,6 +41,12 @@ pub enum Printed {
     },
     /// `ksym(addr)`, `usym(addr)`: the symbol an address falls in.
     Symbol { user: bool },
+    /// `strerror(errno)`: the error's message.
+    Errno,
+    /// `username`: the name of a user id.
+    UserName,
+    /// `strftime(format, nsecs)`: a time; the second word names the format.
+    Time,
 }
 
 /// How a stack is printed, as bpftrace's stack modes.
@@ -240,6 +246,9 @@ impl fmt::Display for Type {
             Type::Printed(Printed::Symbol { user }) => {
                 write!(f, "{}sym_t", if *user { "u" } else { "k" })
             }
+            Type::Printed(Printed::Errno) => write!(f, "strerror_t"),
+            Type::Printed(Printed::UserName) => write!(f, "username"),
+            Type::Printed(Printed::Time) => write!(f, "timestamp"),
             Type::Tuple(elems) => {
                 let parts: Vec<String> = elems.iter().map(|e| e.to_string()).collect();
                 write!(f, "({})", parts.join(", "))

@@ -1,6 +1,6 @@
 //! Text output in bpftrace's format: maps printed at exit, and events from the ring buffer.
 
-use crate::symbols::Symbolizer;
+use crate::resolve::Resolver;
 use probe_compiler::program::{EventArg, EventKind, MapMeta};
 use probe_compiler::{ArgValue, BuiltinFormat};
 use probe_lang::types::{Aggregation, Type};
@@ -30,7 +30,7 @@ pub fn decode_event(
     events: &[EventKind],
     record: &[u8],
     fmt: &dyn BuiltinFormat,
-    symbols: &Symbolizer,
+    symbols: &Resolver,
 ) -> Option<Event> {
     let id = u64::from_le_bytes(record.get(..8)?.try_into().ok()?);
     match events.get(usize::try_from(id).ok()?)? {
@@ -56,7 +56,8 @@ pub fn decode_event(
                 .collect();
             Some(Event::Cat(fmt.printf(format, &values)))
         }
-        EventKind::Time { format } => Some(Event::Print(local_time(format))),
+        EventKind::Time { format } => Some(Event::Print(crate::resolve::local_time_now(format))),
+        EventKind::StrftimeFormat { .. } => None,
         EventKind::Join { separator, len } => {
             let count = u64::from_le_bytes(record.get(8..16)?.try_into().ok()?);
             let parts: Vec<String> = (0..count as usize)
@@ -79,24 +80,7 @@ pub fn decode_event(
     }
 }
 
-/// The local time now, formatted by strftime(3).
-fn local_time(format: &str) -> String {
-    let Ok(c_format) = std::ffi::CString::new(format) else {
-        return String::new();
-    };
-    // SAFETY: time(NULL) and localtime_r fill the values given; strftime writes at most
-    // the buffer's length.
-    unsafe {
-        let now = libc::time(std::ptr::null_mut());
-        let mut tm: libc::tm = std::mem::zeroed();
-        libc::localtime_r(&now, &mut tm);
-        let mut buf = vec![0u8; 256 + format.len() * 8];
-        let n = libc::strftime(buf.as_mut_ptr().cast(), buf.len(), c_format.as_ptr(), &tm);
-        String::from_utf8_lossy(&buf[..n]).into_owned()
-    }
-}
-
-fn decode_arg(arg: &EventArg, record: &[u8], symbols: &Symbolizer) -> ArgValue {
+fn decode_arg(arg: &EventArg, record: &[u8], symbols: &Resolver) -> ArgValue {
     let start = (arg.offset as usize).min(record.len());
     let end = (start + arg.ty.size() as usize).min(record.len());
     decode_value(&arg.ty, &record[start..end], symbols, VALUE_INDENT)
@@ -108,7 +92,7 @@ const VALUE_INDENT: usize = 8;
 
 /// Decodes a value stored in the layout of `ty`; stacks and symbols are rendered, their
 /// frames indented by `indent`.
-pub fn decode_value(ty: &Type, bytes: &[u8], symbols: &Symbolizer, indent: usize) -> ArgValue {
+pub fn decode_value(ty: &Type, bytes: &[u8], symbols: &Resolver, indent: usize) -> ArgValue {
     match ty {
         Type::Str { .. } => ArgValue::Str(bytes.to_vec()),
         Type::Printed(kind) => ArgValue::Str(symbols.render(*kind, bytes, indent).into_bytes()),
@@ -191,7 +175,7 @@ pub fn format_map(
     meta: &MapMeta,
     entries: &[crate::maps::Entry],
     fmt: &dyn BuiltinFormat,
-    symbols: &Symbolizer,
+    symbols: &Resolver,
     top: usize,
     div: u64,
 ) -> String {

@@ -4,7 +4,7 @@
 use crate::libbpf::LoadError;
 use crate::output::{self, Event};
 use crate::perf;
-use crate::symbols::Symbolizer;
+use crate::resolve::Resolver;
 use probe_compiler::program::{CompiledProgram, SessionValue};
 use probe_compiler::BuiltinFormat;
 use probe_lang::config::MissingProbes;
@@ -554,7 +554,7 @@ pub fn run(
         return Err(fail("none of the probes could attach"));
     }
 
-    let symbols = Symbolizer::new(object.map_fd("stacks"));
+    let symbols = Resolver::new(object.map_fd("stacks"), &compiled.events);
     // The ring buffer callback only copies records; they are decoded and printed below.
     let queue: Rc<RefCell<Vec<Vec<u8>>>> = Rc::default();
     let sink = queue.clone();
@@ -730,7 +730,7 @@ fn monotonic_nsecs() -> u64 {
 /// Reads a script map and renders it as bpftrace prints it (see `output::format_map`).
 fn print_map(
     object: &crate::libbpf::Object,
-    symbols: &Symbolizer,
+    symbols: &Resolver,
     meta: &probe_compiler::MapMeta,
     fmt: &dyn BuiltinFormat,
     top: u64,

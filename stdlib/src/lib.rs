@@ -29,6 +29,8 @@ mod probe_name;
 mod stack;
 pub(crate) mod str;
 mod strcontains;
+mod strerror;
+mod strftime;
 mod strlen;
 mod strncmp;
 mod sum;
@@ -37,6 +39,7 @@ mod task_helpers;
 mod tid;
 mod time;
 mod uid_gid;
+mod username;
 mod zero;
 
 use probe_compiler::ir::VReg;
@@ -127,6 +130,7 @@ pub const VARIABLES: &[&Variable] = &[
     &task_helpers::RAND,
     &tid::TID,
     &uid_gid::UID,
+    &username::USERNAME,
 ];
 /// A builtin variable written in the language itself: the expression it stands for.
 pub struct Expansion {
@@ -160,6 +164,8 @@ pub const FUNCTIONS: &[&Function] = &[
     &system::SYSTEM,
     &time::TIME,
     &strcontains::STRCONTAINS,
+    &strerror::STRERROR,
+    &strftime::STRFTIME,
     &strlen::STRLEN,
     &strncmp::STRNCMP,
     &stack::USTACK_CALL,
@@ -238,11 +244,9 @@ const MAP_FUNCTIONS: [&str; 5] = ["clear", "delete", "has_key", "len", "zero"];
 const PLANNED: &[&str] = &[
     "args",
     "usermode",
-    "username",
     "tseries",
     "errorf",
     "warnf",
-    "strftime",
     "str",
     "buf",
     "strstr",
@@ -264,7 +268,6 @@ const PLANNED: &[&str] = &[
     "bswap",
     "skboutput",
     "socket_cookie",
-    "strerror",
     "syscall_name",
     "signal_name",
     "assert",

@@ -1,9 +1,11 @@
-//! Stacks and addresses printed as symbols, as bpftrace prints them: kernel addresses
-//! through `/proc/kallsyms`, user addresses through the process's `/proc/PID/maps` and
-//! the symbol tables of the files mapped there (so only while the process lives, as in
-//! bpftrace). Tables are read once, when first needed.
+//! Values only userspace can show (`Type::Printed`), rendered as bpftrace prints them:
+//! stacks and addresses as symbols (kernel addresses through `/proc/kallsyms`, user
+//! addresses through the process's `/proc/PID/maps` and the symbol tables of the files
+//! mapped there, so only while the process lives, as in bpftrace), errno messages, user
+//! names and times. Tables are read once, when first needed.
 
 use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
+use probe_compiler::EventKind;
 use probe_lang::types::{Printed, StackMode};
 use std::cell::OnceCell;
 use std::cell::RefCell;
@@ -13,11 +15,15 @@ use std::os::fd::RawFd;
 /// A function's start, size and name.
 type Symbol = (u64, u64, String);
 
-/// Resolves addresses and reads stacks from the stack map.
+/// Renders printed values: reads stacks from the stack map, resolves addresses.
 #[derive(Default)]
-pub struct Symbolizer {
+pub struct Resolver {
     /// The stack map's descriptor, when the script takes stacks.
     stack_map: Option<RawFd>,
+    /// The formats of `strftime` values, by the number that names them.
+    time_formats: HashMap<u64, String>,
+    /// `CLOCK_REALTIME` minus the monotonic clock `nsecs` reads.
+    realtime_offset: i128,
     /// `/proc/kallsyms`, sorted by address.
     kernel: OnceCell<Vec<(u64, String)>>,
     /// Each file's function symbols (by link-time address, sorted), and how its file
@@ -32,12 +38,32 @@ struct ElfSymbols {
     segments: Vec<(u64, u64, u64)>,
 }
 
-impl Symbolizer {
-    /// A symbolizer reading stacks from the map `stack_map`.
-    pub fn new(stack_map: Option<RawFd>) -> Symbolizer {
-        Symbolizer {
+impl Resolver {
+    /// A resolver reading stacks from the map `stack_map`, with the program's events
+    /// (where `strftime` formats are).
+    pub fn new(stack_map: Option<RawFd>, events: &[EventKind]) -> Resolver {
+        let time_formats = events
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| match e {
+                EventKind::StrftimeFormat { format } => Some((i as u64, format.clone())),
+                _ => None,
+            })
+            .collect();
+        let clock = |id| {
+            let mut ts = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: clock_gettime fills the timespec.
+            unsafe { libc::clock_gettime(id, &mut ts) };
+            i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec)
+        };
+        Resolver {
             stack_map,
-            ..Symbolizer::default()
+            time_formats,
+            realtime_offset: clock(libc::CLOCK_REALTIME) - clock(libc::CLOCK_MONOTONIC),
+            ..Resolver::default()
         }
     }
 
@@ -53,10 +79,21 @@ impl Symbolizer {
         match kind {
             Printed::Symbol { user: false } => self
                 .kernel_symbol(first)
-                .map_or_else(|| format!("0x{first:x}"), |(name, _)| name.to_string()),
+                .map_or_else(|| unresolved(first), |(name, _)| name.to_string()),
             Printed::Symbol { user: true } => self
                 .user_symbol(pid, first)
-                .map_or_else(|| format!("0x{first:x}"), |(name, _, _)| name),
+                .map_or_else(|| unresolved(first), |(name, _, _)| name),
+            Printed::Errno => {
+                // SAFETY: strerror returns a NUL-terminated string.
+                let msg = unsafe { std::ffi::CStr::from_ptr(libc::strerror(first as i32)) };
+                msg.to_string_lossy().into_owned()
+            }
+            Printed::UserName => user_name(first as u32),
+            Printed::Time => {
+                let format = self.time_formats.get(&word(1)).map_or("", String::as_str);
+                let wall = i128::from(first) + self.realtime_offset;
+                format_time(format, wall)
+            }
             Printed::Stack { user, mode, limit } => {
                 let frames = self.stack(first as i64, limit);
                 let mut out = String::from("\n");
@@ -157,6 +194,60 @@ impl Symbolizer {
     }
 }
 
+/// An address no symbol covers, as bpftrace shows it (C++'s `showbase`: 0 has no `0x`).
+fn unresolved(addr: u64) -> String {
+    if addr == 0 {
+        "0".into()
+    } else {
+        format!("0x{addr:x}")
+    }
+}
+
+/// The name of user `uid` from the password database (the number if it has none).
+fn user_name(uid: u32) -> String {
+    let mut buf = vec![0u8; 4096];
+    // SAFETY: getpwuid_r writes into the passwd and the buffer given, and sets `found`
+    // to the passwd or to null.
+    unsafe {
+        let mut pw: libc::passwd = std::mem::zeroed();
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr().cast(), buf.len(), &mut found);
+        if found.is_null() {
+            return uid.to_string();
+        }
+        std::ffi::CStr::from_ptr(pw.pw_name)
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+/// The local time now, with strftime(3)'s `format` (`time()`).
+pub fn local_time_now(format: &str) -> String {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128);
+    format_time(format, since_epoch)
+}
+
+/// A wall-clock time in nanoseconds, in local time with strftime(3)'s `format`; `%f` is
+/// the microseconds, as in bpftrace.
+fn format_time(format: &str, wall_nsecs: i128) -> String {
+    let secs = (wall_nsecs / 1_000_000_000) as libc::time_t;
+    let micros = (wall_nsecs % 1_000_000_000) / 1000;
+    let format = format.replace("%f", &format!("{micros:06}"));
+    let Ok(c_format) = std::ffi::CString::new(format.as_str()) else {
+        return String::new();
+    };
+    // SAFETY: localtime_r fills the tm; strftime writes at most the buffer's length.
+    unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::localtime_r(&secs, &mut tm);
+        let mut buf = vec![0u8; 256 + format.len() * 8];
+        let n = libc::strftime(buf.as_mut_ptr().cast(), buf.len(), c_format.as_ptr(), &tm);
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    }
+}
+
 /// `/proc/kallsyms` as (address, name), sorted by address, keeping file order for equal
 /// addresses.
 fn read_kallsyms() -> Vec<(u64, String)> {
@@ -202,7 +293,7 @@ mod tests {
 
     #[test]
     fn kernel_addresses_name_their_symbol() {
-        let s = Symbolizer::new(None);
+        let s = Resolver::new(None, &[]);
         let table = s.kernel.get_or_init(read_kallsyms);
         let Some((addr, _)) = table.iter().find(|(_, n)| n == "vfs_read") else {
             return; // kallsyms hides addresses from users without CAP_SYSLOG.
@@ -217,7 +308,7 @@ mod tests {
 
     #[test]
     fn own_functions_are_found_through_maps() {
-        let s = Symbolizer::new(None);
+        let s = Resolver::new(None, &[]);
         let addr = read_elf_symbols as *const () as u64;
         let (name, off, path) = s.user_symbol(std::process::id(), addr).expect("resolved");
         assert!(name.contains("read_elf_symbols"), "{name}");

@@ -1,0 +1,29 @@
+//! `username`: the current task's user, printed as its name.
+
+use crate::Variable;
+use probe_compiler::ir::{Addr, AluOp, Inst, MemSize, Operand};
+use probe_compiler::lower::{helper, Value};
+use probe_lang::types::{Printed, Type};
+
+/// The variable.
+pub const USERNAME: Variable = Variable {
+    name: "username",
+    doc: "the current task's user, printed as its name (from the password database)",
+    ty: |_| Type::Printed(Printed::UserName),
+    available: crate::anywhere,
+    reads_context: false,
+    lower: |cx| {
+        let both = cx.call(helper::GET_CURRENT_UID_GID, vec![]);
+        let uid = cx.alu(AluOp::And, both, Operand::Imm(0xffff_ffff));
+        let slot = cx.zeroed_slot(16);
+        cx.emit(Inst::Store {
+            addr: Addr::Stack { slot, off: 0 },
+            src: Operand::Reg(uid),
+            size: MemSize::DW,
+        });
+        Value::Mem {
+            addr: Addr::Stack { slot, off: 0 },
+            len: 16,
+        }
+    },
+};
