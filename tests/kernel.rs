@@ -1421,3 +1421,39 @@ fn printed_values_match_bpftrace() {
     assert!(out.contains("\nNo such file or directory|root|"), "{out}");
     assert!(out.contains("\n@s: Operation not permitted\n"), "{out}");
 }
+
+/// `signal` (with `--unsafe`) kills the traced program at its first call; `bswap`, `kaddr`
+/// and `cgroupid` as bpftrace computes them (bpftrace 0.17 cannot read the id of the root
+/// cgroup, so that one is compared with the directory's inode).
+#[test]
+fn signal_bswap_kaddr_cgroupid() {
+    let _k = kernel();
+    let t = test_target();
+    let script = format!(
+        "uprobe:{t}:probe_target_add {{ @calls = count(); signal(\"KILL\"); }} \
+         uprobe:{t}:probe_target_greet {{ @greetings = count(); }}"
+    );
+    let command = format!("{t} 3");
+    let out = same_as_bpftrace(&["--unsafe", "-e", &script, "-c", &command]);
+    assert!(out.contains("@calls: 1\n"), "{out}");
+    assert!(out.contains("@greetings: 0\n"), "{out}");
+    let script = "BEGIN { printf(\"%d %d %d %d\\n\", bswap((uint32)1), bswap((uint16)0x1234), \
+                  bswap((uint8)7), kaddr(\"vfs_read\") > 0); exit(); }";
+    assert_eq!(
+        same_as_bpftrace(&["-e", script]),
+        "Attaching 1 probe...\n16777216 13330 7 1\n\n\n"
+    );
+    // bpftrace 0.17 prints 0 for a 64-bit bswap; the bytes of 1 reversed are 2^56.
+    let o = run_probe(&[
+        "-e",
+        "BEGIN { printf(\"%d\\n\", bswap((uint64)1)); exit(); }",
+    ]);
+    assert_eq!(stdout(&o), "Attaching 1 probe...\n72057594037927936\n\n\n");
+    use std::os::unix::fs::MetadataExt;
+    let inode = std::fs::metadata("/sys/fs/cgroup").unwrap().ino();
+    let o = run_probe(&[
+        "-e",
+        "BEGIN { printf(\"%d\\n\", cgroupid(\"/sys/fs/cgroup\")); exit(); }",
+    ]);
+    assert_eq!(stdout(&o), format!("Attaching 1 probe...\n{inode}\n\n\n"));
+}

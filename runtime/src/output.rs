@@ -169,7 +169,8 @@ fn compare(a: &ArgValue, b: &ArgValue) -> Ordering {
 /// `@name[key]: value` line per entry (histograms on the lines below it, then an empty
 /// line), sorted by value for numbers and aggregations, by key otherwise; only the last
 /// `top` entries when `top` is not 0, with aggregations divided by `div`. An empty map
-/// prints an empty line, and so does the end of an `avg` or `stats` map. `entries` holds
+/// prints an empty line (two for `avg` and `stats`, `@name: 0` for a `count()` without
+/// keys), and so does the end of an `avg` or `stats` map. `entries` holds
 /// each key with its value on every CPU (one value for maps that are not per-CPU).
 pub fn format_map(
     meta: &MapMeta,
@@ -187,6 +188,10 @@ pub fn format_map(
         Type::Agg(Aggregation::Avg { .. } | Aggregation::Stats { .. })
     );
     if entries.is_empty() {
+        // bpftrace prints a count without keys that never ran as zero.
+        if script.key.is_empty() && script.value == Type::Agg(Aggregation::Count) {
+            return format!("{}: 0\n", script.name);
+        }
         return if averages { "\n\n" } else { "\n" }.into();
     }
     struct Row {

@@ -4,6 +4,7 @@
 
 mod args;
 mod avg_stats;
+mod bswap;
 mod clear;
 mod comm;
 mod count;
@@ -19,6 +20,7 @@ mod hist;
 mod join;
 mod len;
 mod lhist;
+mod lookups;
 mod min_max;
 mod ncpus;
 mod nsecs;
@@ -26,6 +28,7 @@ mod pid;
 mod print;
 pub mod printf;
 mod probe_name;
+mod signal;
 mod stack;
 pub(crate) mod str;
 mod strcontains;
@@ -149,17 +152,21 @@ pub const EXPANSIONS: &[&Expansion] = &[&Expansion {
 
 /// Every builtin function.
 pub const FUNCTIONS: &[&Function] = &[
+    &bswap::BSWAP,
+    &lookups::CGROUPID,
     &system::CAT,
     &clear::CLEAR,
     &delete::DELETE,
     &exit::EXIT,
     &has_key::HAS_KEY,
     &join::JOIN,
+    &lookups::KADDR,
     &len::LEN,
     &stack::KSTACK_CALL,
     &stack::KSYM,
     &print::PRINT,
     &printf::PRINTF,
+    &signal::SIGNAL,
     &str::STR,
     &system::SYSTEM,
     &time::TIME,
@@ -251,7 +258,6 @@ const PLANNED: &[&str] = &[
     "buf",
     "strstr",
     "str_concat",
-    "kaddr",
     "uaddr",
     "kptr",
     "uptr",
@@ -259,13 +265,10 @@ const PLANNED: &[&str] = &[
     "ntop",
     "pton",
     "macaddr",
-    "cgroupid",
     "cgroup_path",
     "path",
-    "signal",
     "signal_thread",
     "override",
-    "bswap",
     "skboutput",
     "socket_cookie",
     "syscall_name",

@@ -1,0 +1,92 @@
+//! `signal(sig)`: sends a signal to the current process (with `--unsafe`), by number or
+//! by name (`"KILL"`, `"SIGKILL"`).
+
+use crate::{expect_args, CheckResult, Function, LowerResult};
+use probe_compiler::ir::Operand;
+use probe_compiler::lower::{helper, LowerCx};
+use probe_lang::ast::{Expr, ExprKind, Ident};
+use probe_lang::types::Type;
+use probe_lang::{Diagnostic, Span};
+
+const SIGNATURE: &str = "signal(sig) or signal(\"SIGNAME\")";
+
+/// Signal names and numbers on Linux x86-64.
+const SIGNALS: [(&str, i64); 31] = [
+    ("HUP", 1),
+    ("INT", 2),
+    ("QUIT", 3),
+    ("ILL", 4),
+    ("TRAP", 5),
+    ("ABRT", 6),
+    ("BUS", 7),
+    ("FPE", 8),
+    ("KILL", 9),
+    ("USR1", 10),
+    ("SEGV", 11),
+    ("USR2", 12),
+    ("PIPE", 13),
+    ("ALRM", 14),
+    ("TERM", 15),
+    ("STKFLT", 16),
+    ("CHLD", 17),
+    ("CONT", 18),
+    ("STOP", 19),
+    ("TSTP", 20),
+    ("TTIN", 21),
+    ("TTOU", 22),
+    ("URG", 23),
+    ("XCPU", 24),
+    ("XFSZ", 25),
+    ("VTALRM", 26),
+    ("PROF", 27),
+    ("WINCH", 28),
+    ("IO", 29),
+    ("PWR", 30),
+    ("SYS", 31),
+];
+
+/// The function.
+pub const SIGNAL: Function = Function {
+    name: "signal",
+    signature: SIGNATURE,
+    doc: "sends a signal to the current process (needs --unsafe)",
+    check,
+    lower,
+};
+
+/// The number of a signal literal: a name with or without `SIG`, or a number 1 to 64.
+fn literal(e: &Expr) -> Option<Result<i64, Diagnostic>> {
+    let n = match &e.kind {
+        ExprKind::Str(s) => SIGNALS
+            .iter()
+            .find(|(n, _)| *n == s.strip_prefix("SIG").unwrap_or(s))
+            .map(|(_, v)| *v),
+        ExprKind::Int(v) => Some(*v as i64).filter(|v| (1..=64).contains(v)),
+        _ => return None,
+    };
+    Some(n.ok_or_else(|| {
+        Diagnostic::error(e.span, "no such signal")
+            .with_label("not a signal")
+            .with_note("signals are named like \"SIGKILL\" or \"KILL\", or numbered 1 to 64")
+    }))
+}
+
+fn check(name: &Ident, args: &[Expr], span: Span) -> CheckResult {
+    expect_args(name, args, span, 1, SIGNATURE)?;
+    match literal(&args[0]) {
+        Some(r) => r.map(|_| Type::Void),
+        None if args[0].ty.is_scalar() => Ok(Type::Void),
+        None => Err(Diagnostic::error(args[0].span, "expected a signal")
+            .with_label("not a signal number or name")
+            .with_note(format!("usage: {SIGNATURE}"))),
+    }
+}
+
+fn lower(_: &Ident, args: &[Expr], _: Span, cx: &mut LowerCx) -> LowerResult {
+    let sig = match literal(&args[0]) {
+        Some(n) => Operand::Imm(n?),
+        None => Operand::Reg(cx.scalar(&args[0])?),
+    };
+    cx.call(helper::SEND_SIGNAL, vec![sig]);
+    Ok(None)
+}
