@@ -285,6 +285,8 @@ fn diagnostics_are_rendered_with_file_line_column_and_caret() {
         ("kaddr_unknown_symbol", "BEGIN { @ = kaddr(\"no_such_kernel_symbol_x\"); }"),
         ("bswap_of_string", "BEGIN { @ = bswap(comm); }"),
         ("cgroupid_not_literal", "BEGIN { @ = cgroupid(comm); }"),
+        ("ntop_of_string", "BEGIN { printf(\"%s\", ntop(comm)); }"),
+        ("array_stored_whole", "tracepoint:sock:inet_sock_set_state { @a = args.saddr; }"),
         ("struct_field_missing", "BEGIN { @x = curtask->real_parnet; }"),
         ("struct_bitfield", "BEGIN { @x = curtask->sched_reset_on_fork; }"),
         ("struct_unknown", "BEGIN { @x = ((struct nosuch *)0)->a; }"),

@@ -1457,3 +1457,31 @@ fn signal_bswap_kaddr_cgroupid() {
     ]);
     assert_eq!(stdout(&o), format!("Attaching 1 probe...\n{inode}\n\n\n"));
 }
+
+/// `ntop` of tracepoint byte arrays (a TCP connection on the loopback, its state
+/// changes) and of integers, as bpftrace prints them.
+#[test]
+fn ntop_prints_addresses() {
+    let _k = kernel();
+    let connect =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/tcp_connect.py");
+    let o = run_probe(&[
+        "-e",
+        "tracepoint:sock:inet_sock_set_state { printf(\"%s %s %d %d\\n\", ntop(args->saddr), \
+         ntop(args->daddr), args->oldstate, args->newstate); @v6 = ntop(args->saddr_v6); \
+         @[ntop(2, args.saddr)] = count(); }",
+        "-c",
+        &format!("/usr/bin/python3 {}", connect.display()),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    // CLOSE (7) to SYN_SENT (2), then the listener's SYN_RECV (12)... to ESTABLISHED (1).
+    assert!(out.contains("\n127.0.0.1 127.0.0.1 7 2\n"), "{out}");
+    assert!(out.contains("\n@v6: ::ffff:127.0.0.1\n"), "{out}");
+    assert!(out.contains("\n@[127.0.0.1]: "), "{out}");
+    let script = "BEGIN { printf(\"%s %s\\n\", ntop(0x0100007f), ntop(2, 0x0101a8c0)); exit(); }";
+    assert_eq!(
+        same_as_bpftrace(&["-e", script]),
+        "Attaching 1 probe...\n127.0.0.1 192.168.1.1\n\n\n"
+    );
+}

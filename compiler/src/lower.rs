@@ -1245,7 +1245,8 @@ impl<'a> LowerCx<'a> {
                     off: *offset as i32,
                 };
                 Ok(match &e.ty {
-                    Type::Str { len } => {
+                    Type::Str { .. } | Type::Array { .. } => {
+                        let len = &e.ty.size();
                         let slot = self.zeroed_slot(*len);
                         let own = Addr::Stack { slot, off: 0 };
                         self.copy_mem(own, at, *len);

@@ -702,7 +702,7 @@ impl Checker<'_> {
             Some(aggregation_outside_assignment(value))
         } else if value.ty == Type::Void {
             Some(no_value(value))
-        } else if let Type::Struct(_) = value.ty {
+        } else if let Type::Struct(_) | Type::Array { .. } = value.ty {
             Some(struct_value(value))
         } else {
             None
@@ -1361,7 +1361,7 @@ impl Checker<'_> {
             self.errors.push(no_value(value));
             return;
         }
-        if let Type::Struct(_) = value.ty {
+        if let Type::Struct(_) | Type::Array { .. } = value.ty {
             self.errors.push(struct_value(value));
             return;
         }
@@ -1869,12 +1869,17 @@ pub fn parse_type_name(name: &str) -> Option<Type> {
 
 /// The error for a whole struct used as a value.
 fn struct_value(e: &Expr) -> Diagnostic {
-    Diagnostic::error(
+    let d = Diagnostic::error(
         e.span,
         format!("{} cannot be stored or printed whole", e.ty),
-    )
-    .with_label("a whole struct")
-    .with_note("read one of its fields: `->field`")
+    );
+    if let Type::Array { .. } = e.ty {
+        return d
+            .with_label("a whole array")
+            .with_note("pass it to a function that takes arrays, such as ntop()");
+    }
+    d.with_label("a whole struct")
+        .with_note("read one of its fields: `->field`")
 }
 
 /// Integers widen to 64 bits when stored in maps; booleans are stored as integers.

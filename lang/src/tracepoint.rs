@@ -125,11 +125,20 @@ pub fn parse_format(text: &str) -> Vec<TracepointField> {
                 bits: 8,
                 signed: true,
             }))
-        } else if array {
-            if !decl.contains("char") {
-                continue;
-            }
+        } else if array && decl.contains("char") {
             Type::Str { len: size }
+        } else if array {
+            // An array of integers: its element width from the declared type.
+            let Some(elem) = element_bytes(decl).filter(|b| size % b == 0) else {
+                continue;
+            };
+            Type::Array {
+                elem: Box::new(Type::Int {
+                    bits: (elem * 8) as u8,
+                    signed,
+                }),
+                len: size / elem,
+            }
         } else if matches!(size, 1 | 2 | 4 | 8) {
             Type::Int {
                 bits: (size * 8) as u8,
@@ -146,6 +155,21 @@ pub fn parse_format(text: &str) -> Vec<TracepointField> {
         });
     }
     out
+}
+
+/// The width of the integer type a field declaration starts with (`__u8 saddr`).
+fn element_bytes(decl: &str) -> Option<u32> {
+    let ty = decl.rsplit_once(' ').map_or(decl, |(t, _)| t);
+    match ty.trim_start_matches("unsigned ").trim() {
+        "u8" | "__u8" | "s8" | "__s8" | "u_char" | "uint8_t" | "int8_t" => Some(1),
+        "u16" | "__u16" | "s16" | "__s16" | "short" | "uint16_t" | "int16_t" | "__be16"
+        | "__le16" => Some(2),
+        "u32" | "__u32" | "s32" | "__s32" | "int" | "uint32_t" | "int32_t" | "__be32"
+        | "__le32" => Some(4),
+        "u64" | "__u64" | "s64" | "__s64" | "long" | "uint64_t" | "int64_t" | "__be64"
+        | "__le64" => Some(8),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -27,6 +27,9 @@ pub enum Type {
     Struct(String),
     /// A value only the runtime can show: a stack or an address printed as a symbol.
     Printed(Printed),
+    /// A fixed-size array of integers (a tracepoint's `__u8 saddr[4]`), passed whole to
+    /// functions such as `ntop`.
+    Array { elem: Box<Type>, len: u32 },
 }
 
 /// What a `Type::Printed` value is; 16 bytes: the stack id or the address, then the
@@ -47,6 +50,19 @@ pub enum Printed {
     UserName,
     /// `strftime(format, nsecs)`: a time; the second word names the format.
     Time,
+    /// `ntop(addr)`: an IPv4 or IPv6 address; 24 bytes: the address family, then the
+    /// address.
+    Inet,
+}
+
+impl Printed {
+    /// Bytes of the value.
+    pub fn size(self) -> u32 {
+        match self {
+            Printed::Inet => 24,
+            _ => 16,
+        }
+    }
 }
 
 /// How a stack is printed, as bpftrace's stack modes.
@@ -202,7 +218,8 @@ impl Type {
             Type::Str { len } => *len,
             Type::Agg(agg) => agg.value_size(),
             Type::Ptr(_) => 8,
-            Type::Printed(_) => 16,
+            Type::Printed(p) => p.size(),
+            Type::Array { elem, len } => elem.size() * len,
             Type::Tuple(elems) => elems.iter().map(|e| e.size().div_ceil(8) * 8).sum(),
             Type::Unknown | Type::Void | Type::Struct(_) => 0,
         }
@@ -249,6 +266,8 @@ impl fmt::Display for Type {
             Type::Printed(Printed::Errno) => write!(f, "strerror_t"),
             Type::Printed(Printed::UserName) => write!(f, "username"),
             Type::Printed(Printed::Time) => write!(f, "timestamp"),
+            Type::Printed(Printed::Inet) => write!(f, "inet"),
+            Type::Array { elem, len } => write!(f, "{elem}[{len}]"),
             Type::Tuple(elems) => {
                 let parts: Vec<String> = elems.iter().map(|e| e.to_string()).collect();
                 write!(f, "({})", parts.join(", "))

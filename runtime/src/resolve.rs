@@ -89,6 +89,7 @@ impl Resolver {
                 msg.to_string_lossy().into_owned()
             }
             Printed::UserName => user_name(first as u32),
+            Printed::Inet => inet(first, bytes.get(8..24).unwrap_or(&[])),
             Printed::Time => {
                 let format = self.time_formats.get(&word(1)).map_or("", String::as_str);
                 let wall = i128::from(first) + self.realtime_offset;
@@ -200,6 +201,18 @@ fn unresolved(addr: u64) -> String {
         "0".into()
     } else {
         format!("0x{addr:x}")
+    }
+}
+
+/// An IPv4 (`family` 2) or IPv6 (10) address as inet_ntop(3) writes it.
+fn inet(family: u64, addr: &[u8]) -> String {
+    match (family, addr.len()) {
+        (2, 16) => std::net::Ipv4Addr::new(addr[0], addr[1], addr[2], addr[3]).to_string(),
+        (10, 16) => {
+            let octets: [u8; 16] = addr.try_into().expect("16 bytes");
+            std::net::Ipv6Addr::from(octets).to_string()
+        }
+        _ => String::new(),
     }
 }
 

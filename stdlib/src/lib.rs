@@ -24,6 +24,7 @@ mod lookups;
 mod min_max;
 mod ncpus;
 mod nsecs;
+mod ntop;
 mod pid;
 mod print;
 pub mod printf;
@@ -161,6 +162,7 @@ pub const FUNCTIONS: &[&Function] = &[
     &has_key::HAS_KEY,
     &join::JOIN,
     &lookups::KADDR,
+    &ntop::NTOP,
     &len::LEN,
     &stack::KSTACK_CALL,
     &stack::KSYM,
@@ -262,7 +264,6 @@ const PLANNED: &[&str] = &[
     "kptr",
     "uptr",
     "reg",
-    "ntop",
     "pton",
     "macaddr",
     "cgroup_path",
