@@ -1485,3 +1485,20 @@ fn ntop_prints_addresses() {
         "Attaching 1 probe...\n127.0.0.1 192.168.1.1\n\n\n"
     );
 }
+
+/// `errorf` and `warnf` print on standard error, in order, and tracing goes on.
+#[test]
+fn errorf_and_warnf_print_on_standard_error() {
+    let _k = kernel();
+    let o = run_probe(&[
+        "-e",
+        "BEGIN { printf(\"out\\n\"); errorf(\"bad %d\", 5); warnf(\"careful %s\\n\", \"x\"); exit(); }",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "Attaching 1 probe...\nout\n\n\n");
+    assert!(
+        stderr(&o).ends_with("ERROR: bad 5\nWARNING: careful x\n"),
+        "{}",
+        stderr(&o)
+    );
+}

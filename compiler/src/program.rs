@@ -91,6 +91,13 @@ pub enum EventKind {
     Print { arg: EventArg },
     /// `system(format, args...)`: run the formatted command, its output ours.
     System { format: String, args: Vec<EventArg> },
+    /// `errorf(format, args...)` (`error`) and `warnf(...)`: a message on standard error,
+    /// after `ERROR: ` or `WARNING: `.
+    Message {
+        format: String,
+        args: Vec<EventArg>,
+        error: bool,
+    },
     /// `cat(format, args...)`: print the file the formatted path names.
     Cat { format: String, args: Vec<EventArg> },
     /// `time(format)`: print the local time with strftime's `format`.

@@ -23,6 +23,8 @@ pub enum Event {
     System(String),
     /// Print the contents of this file.
     Cat(String),
+    /// Print this on standard error.
+    Stderr(String),
 }
 
 /// Decodes one ring buffer record: its first 8 bytes are the event id.
@@ -48,6 +50,20 @@ pub fn decode_event(
                 .map(|a| decode_arg(a, record, symbols))
                 .collect();
             Some(Event::System(fmt.printf(format, &values)))
+        }
+        EventKind::Message {
+            format,
+            args,
+            error,
+        } => {
+            let values: Vec<ArgValue> = args
+                .iter()
+                .map(|a| decode_arg(a, record, symbols))
+                .collect();
+            let level = if *error { "ERROR" } else { "WARNING" };
+            let text = fmt.printf(format, &values);
+            let newline = if text.ends_with('\n') { "" } else { "\n" };
+            Some(Event::Stderr(format!("{level}: {text}{newline}")))
         }
         EventKind::Cat { format, args } => {
             let values: Vec<ArgValue> = args

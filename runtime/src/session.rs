@@ -605,6 +605,10 @@ pub fn run(
                         Err(e) => eprintln!("WARNING: system(\"{command}\"): {e}"),
                     }
                 }
+                Some(Event::Stderr(text)) => {
+                    out.flush().ok();
+                    eprint!("{text}");
+                }
                 Some(Event::Cat(path)) => match std::fs::read(&path) {
                     Ok(bytes) => exit |= out.write_all(&bytes).is_err(),
                     Err(e) => eprintln!("WARNING: cat(\"{path}\"): {e}"),

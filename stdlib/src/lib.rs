@@ -158,6 +158,7 @@ pub const FUNCTIONS: &[&Function] = &[
     &system::CAT,
     &clear::CLEAR,
     &delete::DELETE,
+    &system::ERRORF,
     &exit::EXIT,
     &has_key::HAS_KEY,
     &join::JOIN,
@@ -179,6 +180,7 @@ pub const FUNCTIONS: &[&Function] = &[
     &strncmp::STRNCMP,
     &stack::USTACK_CALL,
     &stack::USYM,
+    &system::WARNF,
     &zero::ZERO,
 ];
 /// Every aggregation.
@@ -254,8 +256,6 @@ const PLANNED: &[&str] = &[
     "args",
     "usermode",
     "tseries",
-    "errorf",
-    "warnf",
     "str",
     "buf",
     "strstr",

@@ -1,6 +1,6 @@
-//! `system(fmt, args...)`: runs a shell command (with `--unsafe`), and `cat(fmt, args...)`:
-//! prints a file. Both are formatted as `printf` formats; userspace does the work when the
-//! event arrives.
+//! Functions formatted as `printf` formats whose output userspace makes when the event
+//! arrives: `system(fmt, args...)` runs a shell command (with `--unsafe`), `cat` prints a
+//! file, `errorf` and `warnf` print on standard error.
 
 use crate::printf::{check_formatted, lower_formatted};
 use crate::Function;
@@ -18,6 +18,42 @@ pub const SYSTEM: Function = Function {
     },
     lower: |_, args, _, cx| {
         lower_formatted(args, cx, |format, args| EventKind::System { format, args })
+    },
+};
+
+/// The function `errorf`.
+pub const ERRORF: Function = Function {
+    name: "errorf",
+    signature: "errorf(\"format\", args...)",
+    doc: "prints a formatted message on standard error after \"ERROR: \"",
+    check: |name, args, span| {
+        check_formatted(name, args, span, "errorf(\"format\", args...)")?;
+        Ok(Type::Void)
+    },
+    lower: |_, args, _, cx| {
+        lower_formatted(args, cx, |format, args| EventKind::Message {
+            format,
+            args,
+            error: true,
+        })
+    },
+};
+
+/// The function `warnf`.
+pub const WARNF: Function = Function {
+    name: "warnf",
+    signature: "warnf(\"format\", args...)",
+    doc: "prints a formatted message on standard error after \"WARNING: \"",
+    check: |name, args, span| {
+        check_formatted(name, args, span, "warnf(\"format\", args...)")?;
+        Ok(Type::Void)
+    },
+    lower: |_, args, _, cx| {
+        lower_formatted(args, cx, |format, args| EventKind::Message {
+            format,
+            args,
+            error: false,
+        })
     },
 };
 
