@@ -1502,3 +1502,39 @@ fn errorf_and_warnf_print_on_standard_error() {
         stderr(&o)
     );
 }
+
+/// `reg()` reads the probed registers as bpftrace does; `usermode` is 1 in a uprobe;
+/// `kptr`/`uptr` pass values through; `signal_thread` (with `--unsafe`) kills the thread.
+#[test]
+fn registers_usermode_and_signal_thread() {
+    let _k = kernel();
+    let t = test_target();
+    let script = format!(
+        "uprobe:{t}:probe_target_add {{ printf(\"%d %d %d\\n\", reg(\"ip\") > 0, reg(\"di\"), reg(\"si\")); }}"
+    );
+    assert_eq!(
+        same_as_bpftrace(&["-e", &script, "-c", &format!("{t} 2")]),
+        "Attaching 1 probe...\n1 0 10\n1 1 10\n\n\n"
+    );
+    let out = trace_test_target(
+        &format!(
+            "uprobe:{t}:probe_target_add {{ printf(\"%d %d\\n\", usermode, kptr(5) + uptr(1)); }}"
+        ),
+        1,
+    );
+    assert_eq!(out, "Attaching 1 probe...\n1 6\n\n\n");
+    let o = run_probe(&[
+        "--unsafe",
+        "-e",
+        &format!(
+            "uprobe:{t}:probe_target_add {{ @calls = count(); signal_thread(\"KILL\"); }} \
+             uprobe:{t}:probe_target_greet {{ @greetings = count(); }}"
+        ),
+        "-c",
+        &format!("{t} 3"),
+    ]);
+    assert_eq!(
+        stdout(&o),
+        "Attaching 2 probes...\n\n\n@calls: 1\n@greetings: 0\n"
+    );
+}

@@ -32,6 +32,7 @@ pub mod helper {
     pub const GET_NUMA_NODE_ID: u32 = 42;
     pub const GET_CURRENT_CGROUP_ID: u32 = 80;
     pub const SEND_SIGNAL: u32 = 109;
+    pub const SEND_SIGNAL_THREAD: u32 = 117;
     pub const JIFFIES64: u32 = 118;
 }
 

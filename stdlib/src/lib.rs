@@ -18,6 +18,7 @@ mod exit;
 mod has_key;
 mod hist;
 mod join;
+mod kptr;
 mod len;
 mod lhist;
 mod lookups;
@@ -29,6 +30,7 @@ mod pid;
 mod print;
 pub mod printf;
 mod probe_name;
+mod reg;
 mod signal;
 mod stack;
 pub(crate) mod str;
@@ -135,6 +137,7 @@ pub const VARIABLES: &[&Variable] = &[
     &tid::TID,
     &uid_gid::UID,
     &username::USERNAME,
+    &reg::USERMODE,
 ];
 /// A builtin variable written in the language itself: the expression it stands for.
 pub struct Expansion {
@@ -163,13 +166,16 @@ pub const FUNCTIONS: &[&Function] = &[
     &has_key::HAS_KEY,
     &join::JOIN,
     &lookups::KADDR,
+    &kptr::KPTR,
     &ntop::NTOP,
     &len::LEN,
     &stack::KSTACK_CALL,
     &stack::KSYM,
     &print::PRINT,
     &printf::PRINTF,
+    &reg::REG,
     &signal::SIGNAL,
+    &signal::SIGNAL_THREAD,
     &str::STR,
     &system::SYSTEM,
     &time::TIME,
@@ -180,6 +186,7 @@ pub const FUNCTIONS: &[&Function] = &[
     &strncmp::STRNCMP,
     &stack::USTACK_CALL,
     &stack::USYM,
+    &kptr::UPTR,
     &system::WARNF,
     &zero::ZERO,
 ];
@@ -254,21 +261,15 @@ const MAP_FUNCTIONS: [&str; 5] = ["clear", "delete", "has_key", "len", "zero"];
 /// a "not supported yet" error rather than an unknown name.
 const PLANNED: &[&str] = &[
     "args",
-    "usermode",
     "tseries",
-    "str",
     "buf",
     "strstr",
     "str_concat",
     "uaddr",
-    "kptr",
-    "uptr",
-    "reg",
     "pton",
     "macaddr",
     "cgroup_path",
     "path",
-    "signal_thread",
     "override",
     "skboutput",
     "socket_cookie",
@@ -297,7 +298,7 @@ impl Builtins for Stdlib {
     }
 
     fn is_unsafe(&self, name: &str) -> bool {
-        matches!(name, "system" | "signal")
+        matches!(name, "system" | "signal" | "signal_thread")
     }
 
     fn untyped_arguments(&self, name: &str) -> bool {

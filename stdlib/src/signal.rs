@@ -1,5 +1,5 @@
 //! `signal(sig)`: sends a signal to the current process (with `--unsafe`), by number or
-//! by name (`"KILL"`, `"SIGKILL"`).
+//! by name (`"KILL"`, `"SIGKILL"`); `signal_thread(sig)` to the current thread only.
 
 use crate::{expect_args, CheckResult, Function, LowerResult};
 use probe_compiler::ir::Operand;
@@ -82,11 +82,24 @@ fn check(name: &Ident, args: &[Expr], span: Span) -> CheckResult {
     }
 }
 
+/// The function `signal_thread`.
+pub const SIGNAL_THREAD: Function = Function {
+    name: "signal_thread",
+    signature: "signal_thread(sig) or signal_thread(\"SIGNAME\")",
+    doc: "sends a signal to the current thread (needs --unsafe)",
+    check,
+    lower: |_, args, _, cx| send(args, cx, helper::SEND_SIGNAL_THREAD),
+};
+
 fn lower(_: &Ident, args: &[Expr], _: Span, cx: &mut LowerCx) -> LowerResult {
+    send(args, cx, helper::SEND_SIGNAL)
+}
+
+fn send(args: &[Expr], cx: &mut LowerCx, helper: u32) -> LowerResult {
     let sig = match literal(&args[0]) {
         Some(n) => Operand::Imm(n?),
         None => Operand::Reg(cx.scalar(&args[0])?),
     };
-    cx.call(helper::SEND_SIGNAL, vec![sig]);
+    cx.call(helper, vec![sig]);
     Ok(None)
 }
