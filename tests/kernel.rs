@@ -1538,3 +1538,27 @@ fn registers_usermode_and_signal_thread() {
         "Attaching 2 probes...\n\n\n@calls: 1\n@greetings: 0\n"
     );
 }
+
+/// `buf` printed with `%r` and as a map value, as bpftrace prints it; `buf` of user
+/// memory and `macaddr` of six bytes there.
+#[test]
+fn buffers_and_mac_addresses() {
+    let _k = kernel();
+    let script = "BEGIN { printf(\"%r|%r\\n\", buf(\"abc\\x01\\x7f\", 5), buf(\"hello\", 4)); \
+                  @b = buf(\"xy\", 2); exit(); }";
+    assert_eq!(
+        same_as_bpftrace(&["-e", script]),
+        "Attaching 1 probe...\nabc\\x01\\x7f|hell\n\n\n@b: xy\n"
+    );
+    let t = test_target();
+    let out = trace_test_target(
+        &format!(
+            "uprobe:{t}:probe_target_greet {{ printf(\"%r %s\\n\", buf(arg0, 6), macaddr(arg0)); }}"
+        ),
+        0,
+    );
+    assert_eq!(
+        out,
+        "Attaching 1 probe...\nhello\\x00 68:65:6C:6C:6F:00\n\n\n"
+    );
+}

@@ -53,6 +53,11 @@ pub enum Printed {
     /// `ntop(addr)`: an IPv4 or IPv6 address; 24 bytes: the address family, then the
     /// address.
     Inet,
+    /// `buf(data, len)`: bytes printed with non-printable ones as `\xNN`; the length,
+    /// then up to `len` bytes.
+    Buf { len: u32 },
+    /// `macaddr(data)`: six bytes printed as a MAC address.
+    Mac,
 }
 
 impl Printed {
@@ -60,6 +65,7 @@ impl Printed {
     pub fn size(self) -> u32 {
         match self {
             Printed::Inet => 24,
+            Printed::Buf { len } => 8 + len.div_ceil(8) * 8,
             _ => 16,
         }
     }
@@ -267,6 +273,8 @@ impl fmt::Display for Type {
             Type::Printed(Printed::UserName) => write!(f, "username"),
             Type::Printed(Printed::Time) => write!(f, "timestamp"),
             Type::Printed(Printed::Inet) => write!(f, "inet"),
+            Type::Printed(Printed::Buf { len }) => write!(f, "buffer[{len}]"),
+            Type::Printed(Printed::Mac) => write!(f, "mac_address"),
             Type::Array { elem, len } => write!(f, "{elem}[{len}]"),
             Type::Tuple(elems) => {
                 let parts: Vec<String> = elems.iter().map(|e| e.to_string()).collect();

@@ -90,6 +90,22 @@ impl Resolver {
             }
             Printed::UserName => user_name(first as u32),
             Printed::Inet => inet(first, bytes.get(8..24).unwrap_or(&[])),
+            Printed::Buf { len } => {
+                let n = (first as usize).min(len as usize);
+                let data = bytes.get(8..8 + n).unwrap_or(&[]);
+                data.iter()
+                    .map(|&b| match b {
+                        0x20..=0x7e => (b as char).to_string(),
+                        _ => format!("\\x{b:02x}"),
+                    })
+                    .collect()
+            }
+            Printed::Mac => bytes
+                .iter()
+                .take(6)
+                .map(|b| format!("{b:02X}"))
+                .collect::<Vec<_>>()
+                .join(":"),
             Printed::Time => {
                 let format = self.time_formats.get(&word(1)).map_or("", String::as_str);
                 let wall = i128::from(first) + self.realtime_offset;

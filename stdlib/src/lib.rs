@@ -5,6 +5,7 @@
 mod args;
 mod avg_stats;
 mod bswap;
+mod buf;
 mod clear;
 mod comm;
 mod count;
@@ -157,6 +158,7 @@ pub const EXPANSIONS: &[&Expansion] = &[&Expansion {
 /// Every builtin function.
 pub const FUNCTIONS: &[&Function] = &[
     &bswap::BSWAP,
+    &buf::BUF,
     &lookups::CGROUPID,
     &system::CAT,
     &clear::CLEAR,
@@ -167,6 +169,7 @@ pub const FUNCTIONS: &[&Function] = &[
     &join::JOIN,
     &lookups::KADDR,
     &kptr::KPTR,
+    &buf::MACADDR,
     &ntop::NTOP,
     &len::LEN,
     &stack::KSTACK_CALL,
@@ -262,12 +265,10 @@ const MAP_FUNCTIONS: [&str; 5] = ["clear", "delete", "has_key", "len", "zero"];
 const PLANNED: &[&str] = &[
     "args",
     "tseries",
-    "buf",
     "strstr",
     "str_concat",
     "uaddr",
     "pton",
-    "macaddr",
     "cgroup_path",
     "path",
     "override",

@@ -15,7 +15,7 @@ const SIGNATURE: &str = "printf(\"format\", args...)";
 pub const PRINTF: Function = Function {
     name: "printf",
     signature: SIGNATURE,
-    doc: "prints formatted text: %d %i %u %x %X %o %s %c %p %% with flags (-+ 0#), width and precision",
+    doc: "prints formatted text: %d %i %u %x %X %o %s %c %p %% with flags (-+ 0#), width and precision; %r for buf()",
     check,
     lower,
 };
@@ -49,7 +49,7 @@ pub struct Conversion {
 impl Conversion {
     /// True if the conversion prints a string.
     pub fn takes_string(&self) -> bool {
-        self.conv == 's'
+        matches!(self.conv, 's' | 'r')
     }
 }
 
@@ -121,7 +121,7 @@ pub fn parse(format: &str) -> Result<Vec<Piece>, (usize, String)> {
             i += 1;
         }
         match b.get(i) {
-            Some(&ch @ (b'd' | b'i' | b'u' | b'x' | b'X' | b'o' | b's' | b'c' | b'p')) => {
+            Some(&ch @ (b'd' | b'i' | b'u' | b'x' | b'X' | b'o' | b's' | b'r' | b'c' | b'p')) => {
                 c.conv = ch as char
             }
             Some(_) => {
