@@ -162,7 +162,7 @@ fn diagnostics_are_rendered_with_file_line_column_and_caret() {
         ),
         ("sizeof_of_nothing", "BEGIN { @x = sizeof(exit()); }"),
         ("not_yet_builtin", "BEGIN { @x = unwatch; }"),
-        ("not_yet_function", "BEGIN { @x = macaddr(5); }"),
+        ("not_yet_function", "BEGIN { @x = skboutput(5); }"),
         ("several_errors_at_once", "BEGIN { @x = nope; @y = uid; printf(\"%d\\n\"); @z = 1 + comm; }"),
         ("args_unknown_field", "tracepoint:syscalls:sys_enter_kill { @x = args.nope; }"),
         ("args_outside_tracepoint", "BEGIN { @x = args.pid; }"),
