@@ -294,6 +294,7 @@ fn diagnostics_are_rendered_with_file_line_column_and_caret() {
         ("buf_of_address_without_length", "kprobe:vfs_read { printf(\"%r\", buf(arg1)); }"),
         ("buf_too_long", "BEGIN { printf(\"%r\", buf(\"abc\", 100)); }"),
         ("macaddr_of_string", "BEGIN { printf(\"%s\", macaddr(comm)); }"),
+        ("cgroup_path_of_string", "BEGIN { printf(\"%s\", cgroup_path(comm)); }"),
         ("struct_field_missing", "BEGIN { @x = curtask->real_parnet; }"),
         ("struct_bitfield", "BEGIN { @x = curtask->sched_reset_on_fork; }"),
         ("struct_unknown", "BEGIN { @x = ((struct nosuch *)0)->a; }"),

@@ -1265,13 +1265,7 @@ fn task_and_system_variables() {
     let out = trace_test_target_as_nobody();
     assert!(out.contains("65534 65533 nobody\n"), "{out}");
 
-    let cgroup_dir = std::fs::read_to_string("/proc/self/cgroup")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("0::").map(|p| format!("/sys/fs/cgroup{p}")))
-        })
-        .expect("a cgroup v2 path");
+    let cgroup_dir = own_cgroup();
     use std::os::unix::fs::MetadataExt;
     let inode = std::fs::metadata(&cgroup_dir).expect("cgroup dir").ino();
     let o = run_probe(&[
@@ -1450,12 +1444,14 @@ fn signal_bswap_kaddr_cgroupid() {
     ]);
     assert_eq!(stdout(&o), "Attaching 1 probe...\n72057594037927936\n\n\n");
     use std::os::unix::fs::MetadataExt;
-    let inode = std::fs::metadata("/sys/fs/cgroup").unwrap().ino();
+    // The cgroup this test runs in: `cgroup` of BEGIN, which probe runs itself.
+    let dir = own_cgroup();
+    let inode = std::fs::metadata(&dir).unwrap().ino();
     let o = run_probe(&[
         "-e",
-        "BEGIN { printf(\"%d\\n\", cgroupid(\"/sys/fs/cgroup\")); exit(); }",
+        &format!("BEGIN {{ printf(\"%d %d\\n\", cgroupid(\"{dir}\"), cgroup == cgroupid(\"{dir}\")); exit(); }}"),
     ]);
-    assert_eq!(stdout(&o), format!("Attaching 1 probe...\n{inode}\n\n\n"));
+    assert_eq!(stdout(&o), format!("Attaching 1 probe...\n{inode} 1\n\n\n"));
 }
 
 /// `ntop` of tracepoint byte arrays (a TCP connection on the loopback, its state
@@ -1561,4 +1557,36 @@ fn buffers_and_mac_addresses() {
         out,
         "Attaching 1 probe...\nhello\\x00 68:65:6C:6C:6F:00\n\n\n"
     );
+}
+
+/// Where the cgroup v2 hierarchy is mounted (`/sys/fs/cgroup`, or `/sys/fs/cgroup/unified`
+/// on hybrid systems like this one).
+fn cgroup2_mount() -> String {
+    std::fs::read_to_string("/proc/mounts")
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            (f.get(2) == Some(&"cgroup2")).then(|| f[1].to_string())
+        })
+        .expect("a cgroup2 mount")
+}
+
+/// The cgroup v2 directory this process is in.
+fn own_cgroup() -> String {
+    let path = std::fs::read_to_string("/proc/self/cgroup")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("0::").map(str::to_string))
+        .expect("a cgroup v2 path");
+    format!("{}{}", cgroup2_mount(), path.trim_end_matches('/'))
+}
+
+/// `cgroup_path` lists the cgroup in every mounted hierarchy, as bpftrace does.
+#[test]
+fn cgroup_path_matches_bpftrace() {
+    let _k = kernel();
+    let script = "BEGIN { printf(\"%s\\n\", cgroup_path(cgroup)); exit(); }";
+    let out = same_as_bpftrace(&["-e", script]);
+    assert!(out.contains("\nunified:/"), "{out}");
 }

@@ -58,6 +58,8 @@ pub enum Printed {
     Buf { len: u32 },
     /// `macaddr(data)`: six bytes printed as a MAC address.
     Mac,
+    /// `cgroup_path(id)`: a cgroup v2 id printed as the cgroup's path.
+    CgroupPath,
 }
 
 impl Printed {
@@ -275,6 +277,7 @@ impl fmt::Display for Type {
             Type::Printed(Printed::Inet) => write!(f, "inet"),
             Type::Printed(Printed::Buf { len }) => write!(f, "buffer[{len}]"),
             Type::Printed(Printed::Mac) => write!(f, "mac_address"),
+            Type::Printed(Printed::CgroupPath) => write!(f, "cgroup_path_t"),
             Type::Array { elem, len } => write!(f, "{elem}[{len}]"),
             Type::Tuple(elems) => {
                 let parts: Vec<String> = elems.iter().map(|e| e.to_string()).collect();

@@ -100,6 +100,7 @@ impl Resolver {
                     })
                     .collect()
             }
+            Printed::CgroupPath => cgroup_path(first),
             Printed::Mac => bytes
                 .iter()
                 .take(6)
@@ -230,6 +231,56 @@ fn inet(family: u64, addr: &[u8]) -> String {
         }
         _ => String::new(),
     }
+}
+
+/// The paths of the cgroup with id `id` (a directory's inode), as bpftrace prints them:
+/// `hierarchy:/path` for each mounted cgroup hierarchy that has it, comma-separated: the
+/// v2 hierarchy (`unified`) first, then the v1 ones by name.
+fn cgroup_path(id: u64) -> String {
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+    let mut hierarchies: Vec<(bool, String, std::path::PathBuf)> = mounts
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            let root = std::path::PathBuf::from(f.get(1)?);
+            match *f.get(2)? {
+                "cgroup2" => Some((false, "unified".to_string(), root)),
+                "cgroup" => {
+                    let name = root.file_name()?.to_string_lossy().into_owned();
+                    Some((true, name, root))
+                }
+                _ => None,
+            }
+        })
+        .collect();
+    hierarchies.sort();
+    hierarchies
+        .iter()
+        .filter_map(|(_, name, root)| {
+            find_inode(root, id).map(|rel| format!("{name}:/{}", rel.display()))
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The directory under `root` whose inode is `id`, relative to `root`.
+fn find_inode(root: &std::path::Path, id: u64) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        if std::fs::metadata(&dir).is_ok_and(|m| m.ino() == id) {
+            return dir.strip_prefix(root).ok().map(|p| p.to_path_buf());
+        }
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            pending.extend(
+                entries
+                    .flatten()
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                    .map(|e| e.path()),
+            );
+        }
+    }
+    None
 }
 
 /// The name of user `uid` from the password database (the number if it has none).

@@ -6,6 +6,7 @@ mod args;
 mod avg_stats;
 mod bswap;
 mod buf;
+mod cgroup_path;
 mod clear;
 mod comm;
 mod count;
@@ -160,6 +161,7 @@ pub const FUNCTIONS: &[&Function] = &[
     &bswap::BSWAP,
     &buf::BUF,
     &lookups::CGROUPID,
+    &cgroup_path::CGROUP_PATH,
     &system::CAT,
     &clear::CLEAR,
     &delete::DELETE,
@@ -269,7 +271,6 @@ const PLANNED: &[&str] = &[
     "str_concat",
     "uaddr",
     "pton",
-    "cgroup_path",
     "path",
     "override",
     "skboutput",
