@@ -295,6 +295,9 @@ fn diagnostics_are_rendered_with_file_line_column_and_caret() {
         ("buf_too_long", "BEGIN { printf(\"%r\", buf(\"abc\", 100)); }"),
         ("macaddr_of_string", "BEGIN { printf(\"%s\", macaddr(comm)); }"),
         ("cgroup_path_of_string", "BEGIN { printf(\"%s\", cgroup_path(comm)); }"),
+        ("assert_with_wrong_types", "BEGIN { assert(comm, 5); }"),
+        ("assert_with_one_argument", "BEGIN { assert(1); }"),
+        ("assert_as_a_value", "BEGIN { @x = assert(1, \"a\"); }"),
         ("struct_field_missing", "BEGIN { @x = curtask->real_parnet; }"),
         ("struct_bitfield", "BEGIN { @x = curtask->sched_reset_on_fork; }"),
         ("struct_unknown", "BEGIN { @x = ((struct nosuch *)0)->a; }"),
@@ -395,7 +398,8 @@ fn help_lists_every_builtin() {
         .map(|v| v.name)
         .chain(probe_stdlib::FUNCTIONS.iter().map(|f| f.name))
         .chain(probe_stdlib::AGGREGATIONS.iter().map(|a| a.name))
-        .chain(probe_stdlib::EXPANSIONS.iter().map(|e| e.name));
+        .chain(probe_stdlib::EXPANSIONS.iter().map(|e| e.name))
+        .chain(probe_stdlib::MACROS.iter().map(|m| m.name));
     for name in names {
         assert!(
             help.lines()

@@ -1590,3 +1590,26 @@ fn cgroup_path_matches_bpftrace() {
     let out = same_as_bpftrace(&["-e", script]);
     assert!(out.contains("\nunified:/"), "{out}");
 }
+
+/// `assert`, written in the language (`stdlib/src/scripts/assert.bt`): a true condition
+/// goes on, a false one prints its message on standard error and stops tracing; a
+/// script's own `assert` macro wins.
+#[test]
+fn assert_is_a_macro_of_the_standard_library() {
+    let _k = kernel();
+    let o = run_probe(&[
+        "-e",
+        "BEGIN { assert(1 == 1, \"fine\"); printf(\"one\\n\"); assert(pid == 0, \"pid is not 0\"); printf(\"never\\n\"); }",
+    ]);
+    assert_eq!(stdout(&o), "Attaching 1 probe...\none\n\n\n");
+    assert!(
+        stderr(&o).ends_with("ERROR: assertion failed: pid is not 0\n"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run_probe(&[
+        "-e",
+        "macro assert($a, $b) { printf(\"mine %d\\n\", $b); } BEGIN { assert(0, 2); exit(); }",
+    ]);
+    assert_eq!(stdout(&o), "Attaching 1 probe...\nmine 2\n\n\n");
+}

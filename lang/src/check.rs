@@ -28,6 +28,8 @@ pub trait Builtins {
     /// True for functions whose arguments are words and literals that the function reads
     /// itself (`kstack(perf, 5)`), not expressions to type.
     fn untyped_arguments(&self, name: &str) -> bool;
+    /// The standard library's macros, as script source (`macro assert($c, $m) { ... }`).
+    fn macros(&self) -> Vec<&'static str>;
     /// The source of an expression that builtin variable `name` stands for, when it is
     /// written in the language itself (`ppid`: `curtask->real_parent->tgid`).
     fn expansion(&self, name: &str) -> Option<&'static str>;
@@ -172,7 +174,16 @@ pub fn check_in(
     crate::params::substitute(&mut program, env.params)?;
     let settings = crate::config::apply(&mut program)?;
     let structs = crate::cstruct::define(&program.structs, env.structs)?;
-    crate::macros::expand(&mut program)?;
+    let stdlib_macros: Vec<Macro> = builtins
+        .macros()
+        .into_iter()
+        .flat_map(|source| {
+            crate::parser::parse(source)
+                .expect("the standard library's macros parse")
+                .macros
+        })
+        .collect();
+    crate::macros::expand(&mut program, &stdlib_macros)?;
     let mut cx = Checker {
         builtins,
         maps: HashMap::new(),

@@ -10,12 +10,29 @@ use std::collections::HashMap;
 /// How deep macros may call macros (a deeper chain is taken to be recursion).
 const MAX_DEPTH: u32 = 16;
 
-/// Replaces every macro call of the program by the macro's body.
-pub fn expand(program: &mut Program) -> Result<(), Vec<Diagnostic>> {
+/// Replaces every macro call of the program by the macro's body. `builtin` are the
+/// standard library's macros (written in the language, like `assert`): the script's own
+/// macros of the same name win, and an expanded builtin's code takes the call's span, so
+/// that errors in it point at the call.
+pub fn expand(program: &mut Program, builtin: &[Macro]) -> Result<(), Vec<Diagnostic>> {
     let mut errors = vec![];
     let mut macros: HashMap<String, Macro> = HashMap::new();
+    let mut builtin_names = std::collections::HashSet::new();
+    for m in builtin {
+        let overridden = program
+            .macros
+            .iter()
+            .any(|own| own.name.name == m.name.name);
+        if !overridden {
+            macros.insert(m.name.name.clone(), m.clone());
+            builtin_names.insert(m.name.name.clone());
+        }
+    }
     for m in &program.macros {
-        if let Some(first) = macros.insert(m.name.name.clone(), m.clone()) {
+        if let Some(first) = macros
+            .insert(m.name.name.clone(), m.clone())
+            .filter(|f| !builtin_names.contains(&f.name.name))
+        {
             errors.push(
                 Diagnostic::error(
                     m.name.span,
@@ -29,7 +46,11 @@ pub fn expand(program: &mut Program) -> Result<(), Vec<Diagnostic>> {
     if macros.is_empty() {
         return Ok(());
     }
-    let mut cx = Expander { macros, errors };
+    let mut cx = Expander {
+        macros,
+        builtin: builtin_names,
+        errors,
+    };
     for probe in &mut program.probes {
         if let Some(p) = &mut probe.predicate {
             cx.expr(p, 0);
@@ -45,6 +66,8 @@ pub fn expand(program: &mut Program) -> Result<(), Vec<Diagnostic>> {
 
 struct Expander {
     macros: HashMap<String, Macro>,
+    /// The names of the standard library's macros in `macros`.
+    builtin: std::collections::HashSet<String>,
     errors: Vec<Diagnostic>,
 }
 
@@ -139,15 +162,17 @@ impl Expander {
     fn expand_call(&mut self, m: &Macro, args: &[Expr], span: Span, depth: u32) -> Expr {
         let fallback = Expr::new(ExprKind::Int(0), span);
         if !is_expression_macro(m) {
-            self.errors.push(
-                Diagnostic::error(
-                    span,
-                    format!("macro `{}` has statements, so it has no value", m.name.name),
-                )
-                .with_label("used as a value here")
-                .with_related(m.name.span, "defined here")
-                .with_note("call it as a statement, or end its body with one expression"),
-            );
+            let d = Diagnostic::error(
+                span,
+                format!("macro `{}` has statements, so it has no value", m.name.name),
+            )
+            .with_label("used as a value here")
+            .with_note("call it as a statement, or end its body with one expression");
+            self.errors.push(if self.builtin.contains(&m.name.name) {
+                d
+            } else {
+                d.with_related(m.name.span, "defined here")
+            });
             return fallback;
         }
         let Some(body) = self.instantiate(m, args, span, depth) else {
@@ -172,19 +197,22 @@ impl Expander {
             return None;
         }
         if args.len() != m.params.len() {
-            self.errors.push(
-                Diagnostic::error(
-                    span,
-                    format!(
-                        "macro `{}` takes {} arguments, {} given",
-                        m.name.name,
-                        m.params.len(),
-                        args.len()
-                    ),
-                )
-                .with_label("in this call")
-                .with_related(m.name.span, "defined here"),
-            );
+            let d = Diagnostic::error(
+                span,
+                format!(
+                    "macro `{}` takes {} arguments, {} given",
+                    m.name.name,
+                    m.params.len(),
+                    args.len()
+                ),
+            )
+            .with_label("in this call");
+            // A standard library macro's definition is not in the script.
+            self.errors.push(if self.builtin.contains(&m.name.name) {
+                d.with_note("probe --help-builtins shows how to call it")
+            } else {
+                d.with_related(m.name.span, "defined here")
+            });
             return None;
         }
         let mut vars: HashMap<String, Expr> = HashMap::new();
@@ -208,6 +236,9 @@ impl Expander {
             }
         }
         let mut body = m.body.clone();
+        if self.builtin.contains(&m.name.name) {
+            respan(&mut body, span);
+        }
         let mut ok = true;
         let renames = Renames {
             vars: &vars,
@@ -241,6 +272,40 @@ impl Expander {
             _ => {}
         });
         Some(body)
+    }
+}
+
+/// Gives every statement and expression of `b` the span `at`.
+fn respan(b: &mut Block, at: Span) {
+    block_mut(b, &mut |x| {
+        x.span = at;
+        match &mut x.kind {
+            ExprKind::Var(id) | ExprKind::Builtin(id) | ExprKind::Call { name: id, .. } => {
+                id.span = at
+            }
+            ExprKind::Field { field, .. } => field.span = at,
+            ExprKind::Map(m) => m.span = at,
+            _ => {}
+        }
+    });
+    for s in &mut b.stmts {
+        s.span = at;
+        match &mut s.kind {
+            StmtKind::If {
+                then, otherwise, ..
+            } => {
+                respan(then, at);
+                if let Some(o) = otherwise {
+                    respan(o, at);
+                }
+            }
+            StmtKind::While { body, .. }
+            | StmtKind::For { body, .. }
+            | StmtKind::Block(body)
+            | StmtKind::Unroll { body, .. }
+            | StmtKind::ForMap { body, .. } => respan(body, at),
+            _ => {}
+        }
     }
 }
 

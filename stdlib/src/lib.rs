@@ -156,6 +156,23 @@ pub const EXPANSIONS: &[&Expansion] = &[&Expansion {
     source: include_str!("scripts/ppid.bt"),
 }];
 
+/// A builtin function written in the language itself, as a macro.
+pub struct ScriptMacro {
+    pub name: &'static str,
+    pub signature: &'static str,
+    pub doc: &'static str,
+    /// The macro's definition, from a script in `stdlib/src/scripts/`.
+    pub source: &'static str,
+}
+
+/// Every builtin function written as a macro.
+pub const MACROS: &[&ScriptMacro] = &[&ScriptMacro {
+    name: "assert",
+    signature: "assert(condition, \"message\")",
+    doc: "when the condition is false, prints the message on standard error and stops tracing",
+    source: include_str!("scripts/assert.bt"),
+}];
+
 /// Every builtin function.
 pub const FUNCTIONS: &[&Function] = &[
     &bswap::BSWAP,
@@ -220,10 +237,14 @@ pub fn help() -> String {
         help_line(&mut out, name, doc);
     }
     out.push_str("\nFunctions:\n");
-    let mut functions: Vec<&Function> = FUNCTIONS.to_vec();
-    functions.sort_by_key(|f| f.name);
-    for f in functions {
-        help_line(&mut out, f.signature, f.doc);
+    let mut functions: Vec<(&str, &str, &str)> = FUNCTIONS
+        .iter()
+        .map(|f| (f.name, f.signature, f.doc))
+        .chain(MACROS.iter().map(|m| (m.name, m.signature, m.doc)))
+        .collect();
+    functions.sort();
+    for (_, signature, doc) in functions {
+        help_line(&mut out, signature, doc);
     }
     out.push_str("\nAggregations (assigned to a map):\n");
     let mut aggregations: Vec<&AggregationDef> = AGGREGATIONS.to_vec();
@@ -277,7 +298,6 @@ const PLANNED: &[&str] = &[
     "socket_cookie",
     "syscall_name",
     "signal_name",
-    "assert",
     "static_assert",
     "unwatch",
     "hash",
@@ -290,6 +310,10 @@ const PLANNED: &[&str] = &[
 impl Builtins for Stdlib {
     fn takes_map(&self, name: &str) -> bool {
         MAP_FUNCTIONS.contains(&name)
+    }
+
+    fn macros(&self) -> Vec<&'static str> {
+        MACROS.iter().map(|m| m.source).collect()
     }
 
     fn expansion(&self, name: &str) -> Option<&'static str> {
