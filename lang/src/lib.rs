@@ -11,6 +11,7 @@ pub mod lexer;
 pub mod macros;
 pub mod params;
 pub mod parser;
+pub mod signals;
 pub mod sources;
 pub mod span;
 pub mod structs;

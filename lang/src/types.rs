@@ -60,6 +60,8 @@ pub enum Printed {
     Mac,
     /// `cgroup_path(id)`: a cgroup v2 id printed as the cgroup's path.
     CgroupPath,
+    /// `signal_name(sig)`: a signal number printed as its name.
+    SignalName,
 }
 
 impl Printed {
@@ -278,6 +280,7 @@ impl fmt::Display for Type {
             Type::Printed(Printed::Buf { len }) => write!(f, "buffer[{len}]"),
             Type::Printed(Printed::Mac) => write!(f, "mac_address"),
             Type::Printed(Printed::CgroupPath) => write!(f, "cgroup_path_t"),
+            Type::Printed(Printed::SignalName) => write!(f, "signal_name_t"),
             Type::Array { elem, len } => write!(f, "{elem}[{len}]"),
             Type::Tuple(elems) => {
                 let parts: Vec<String> = elems.iter().map(|e| e.to_string()).collect();

@@ -101,6 +101,9 @@ impl Resolver {
                     .collect()
             }
             Printed::CgroupPath => cgroup_path(first),
+            Printed::SignalName => {
+                probe_lang::signals::name(first as i64).unwrap_or_else(|| first.to_string())
+            }
             Printed::Mac => bytes
                 .iter()
                 .take(6)

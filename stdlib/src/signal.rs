@@ -10,41 +10,6 @@ use probe_lang::{Diagnostic, Span};
 
 const SIGNATURE: &str = "signal(sig) or signal(\"SIGNAME\")";
 
-/// Signal names and numbers on Linux x86-64.
-const SIGNALS: [(&str, i64); 31] = [
-    ("HUP", 1),
-    ("INT", 2),
-    ("QUIT", 3),
-    ("ILL", 4),
-    ("TRAP", 5),
-    ("ABRT", 6),
-    ("BUS", 7),
-    ("FPE", 8),
-    ("KILL", 9),
-    ("USR1", 10),
-    ("SEGV", 11),
-    ("USR2", 12),
-    ("PIPE", 13),
-    ("ALRM", 14),
-    ("TERM", 15),
-    ("STKFLT", 16),
-    ("CHLD", 17),
-    ("CONT", 18),
-    ("STOP", 19),
-    ("TSTP", 20),
-    ("TTIN", 21),
-    ("TTOU", 22),
-    ("URG", 23),
-    ("XCPU", 24),
-    ("XFSZ", 25),
-    ("VTALRM", 26),
-    ("PROF", 27),
-    ("WINCH", 28),
-    ("IO", 29),
-    ("PWR", 30),
-    ("SYS", 31),
-];
-
 /// The function.
 pub const SIGNAL: Function = Function {
     name: "signal",
@@ -57,10 +22,7 @@ pub const SIGNAL: Function = Function {
 /// The number of a signal literal: a name with or without `SIG`, or a number 1 to 64.
 fn literal(e: &Expr) -> Option<Result<i64, Diagnostic>> {
     let n = match &e.kind {
-        ExprKind::Str(s) => SIGNALS
-            .iter()
-            .find(|(n, _)| *n == s.strip_prefix("SIG").unwrap_or(s))
-            .map(|(_, v)| *v),
+        ExprKind::Str(s) => probe_lang::signals::number(s),
         ExprKind::Int(v) => Some(*v as i64).filter(|v| (1..=64).contains(v)),
         _ => return None,
     };
@@ -103,3 +65,35 @@ fn send(args: &[Expr], cx: &mut LowerCx, helper: u32) -> LowerResult {
     cx.call(helper, vec![sig]);
     Ok(None)
 }
+
+/// The function `signal_name`.
+pub const SIGNAL_NAME: Function = Function {
+    name: "signal_name",
+    signature: "signal_name(sig)",
+    doc: "a signal number printed as its name (\"SIGKILL\")",
+    check: |name, args, span| {
+        expect_args(name, args, span, 1, "signal_name(sig)")?;
+        if !args[0].ty.is_scalar() {
+            return Err(Diagnostic::error(
+                args[0].span,
+                format!("signal_name() takes a signal number, not {}", args[0].ty),
+            )
+            .with_label("not an integer"));
+        }
+        Ok(Type::Printed(probe_lang::types::Printed::SignalName))
+    },
+    lower: |_, args, _, cx| {
+        use probe_compiler::ir::{Addr, Inst, MemSize};
+        let sig = cx.scalar(&args[0])?;
+        let slot = cx.zeroed_slot(16);
+        cx.emit(Inst::Store {
+            addr: Addr::Stack { slot, off: 0 },
+            src: Operand::Reg(sig),
+            size: MemSize::DW,
+        });
+        Ok(Some(probe_compiler::lower::Value::Mem {
+            addr: Addr::Stack { slot, off: 0 },
+            len: 16,
+        }))
+    },
+};
