@@ -367,11 +367,29 @@ impl<'a> LowerCx<'a> {
 
     /// Copies `len` bytes from `src` to `dst`.
     pub fn copy_mem(&mut self, dst: Addr, src: Addr, len: u32) {
+        self.copy_mem_chunks(dst, src, len, false);
+    }
+
+    /// Copies `len` bytes from the tracepoint record at `src` (a constant offset from the
+    /// context) to `dst`. The kernel only accepts context (and stack) accesses aligned to their
+    /// size, so a field at an odd offset (`char rwbs[10]` at 34) is copied in smaller pieces.
+    pub fn copy_ctx_mem(&mut self, dst: Addr, src: Addr, len: u32) {
+        self.copy_mem_chunks(dst, src, len, true);
+    }
+
+    fn copy_mem_chunks(&mut self, dst: Addr, src: Addr, len: u32, aligned: bool) {
+        let static_off = |a: Addr| match a {
+            Addr::Reg { off, .. } | Addr::Stack { off, .. } => off as u32,
+        };
+        let (src_off, dst_off) = (static_off(src), static_off(dst));
         let mut off = 0;
         while off < len {
             let chunk = [8, 4, 2, 1]
                 .into_iter()
-                .find(|c| off + c <= len)
+                .find(|c| {
+                    off + c <= len
+                        && (!aligned || ((src_off + off) % c == 0 && (dst_off + off) % c == 0))
+                })
                 .expect("1 fits");
             let size = MemSize::of(chunk);
             let v = self.vreg();
@@ -1250,7 +1268,7 @@ impl<'a> LowerCx<'a> {
                         let len = &e.ty.size();
                         let slot = self.zeroed_slot(*len);
                         let own = Addr::Stack { slot, off: 0 };
-                        self.copy_mem(own, at, *len);
+                        self.copy_ctx_mem(own, at, *len);
                         Value::Mem {
                             addr: own,
                             len: *len,
