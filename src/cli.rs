@@ -40,6 +40,9 @@ struct Cli {
     /// 'tracepoint:sched:*'); with -v, each tracepoint's fields too.
     #[arg(short = 'l')]
     list: bool,
+    /// Output format: bpftrace's text, or JSON (one object per line).
+    #[arg(short = 'f', value_enum, default_value = "text", value_name = "FORMAT")]
+    format: OutputFormat,
     /// Allow functions that change the system: `system()`, `signal()`.
     #[arg(long = "unsafe")]
     unsafe_allowed: bool,
@@ -49,6 +52,15 @@ struct Cli {
     /// More detail: the kernel verifier's log and libbpf's messages.
     #[arg(short = 'v', action = clap::ArgAction::Count)]
     verbose: u8,
+}
+
+/// How output is printed (`-f`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum OutputFormat {
+    /// bpftrace's text output.
+    Text,
+    /// One JSON object per line, as bpftrace's `-f json`.
+    Json,
 }
 
 /// A stage of the pipeline that `--emit` stops after.
@@ -129,6 +141,10 @@ pub fn main() -> i32 {
         params,
         pid: cli.pid,
         unsafe_allowed: cli.unsafe_allowed,
+        format: match cli.format {
+            OutputFormat::Text => probe_runtime::json::Format::Text,
+            OutputFormat::Json => probe_runtime::json::Format::Json,
+        },
         mode: if cli.test {
             probe_runtime::session::Mode::Test
         } else if cli.bench {

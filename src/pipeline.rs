@@ -31,6 +31,8 @@ pub struct Options {
     pub mode: probe_runtime::session::Mode,
     /// `--unsafe`: allow `system()` and `signal()`.
     pub unsafe_allowed: bool,
+    /// Text, or bpftrace's JSON (`-f json`).
+    pub format: probe_runtime::json::Format,
 }
 
 /// Reads imported files from the file system, relative to the importing file's directory
@@ -167,6 +169,7 @@ pub fn run(source: &Source, options: &Options) -> i32 {
         command: options.command.clone(),
         pid: options.pid,
         mode: options.mode,
+        format: options.format,
     };
     match probe_runtime::session::run(&compiled, &elf, &Stdlib, &session) {
         Ok(()) => 0,

@@ -412,3 +412,11 @@ fn help_lists_every_builtin() {
     }
     insta::assert_snapshot!(help);
 }
+
+/// `-f` takes `text` or `json`.
+#[test]
+fn an_unknown_output_format_is_an_error() {
+    let o = run_probe(&["-f", "yaml", "-e", "BEGIN { exit(); }"]);
+    assert_eq!(o.status.code(), Some(2));
+    insta::assert_snapshot!(stderr(&o));
+}

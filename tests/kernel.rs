@@ -130,6 +130,49 @@ fn golden_outputs_match_bpftrace() {
     );
 }
 
+/// `tests/json/`: each `.out` is what bpftrace 0.17 printed with `-f json` for the same
+/// script; `-f json` must print the same.
+#[test]
+fn json_outputs_match_bpftrace() {
+    let _k = kernel();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/json");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "bt") {
+            let expected = std::fs::read_to_string(path.with_extension("out")).unwrap();
+            let o = run_probe(&["-f", "json", path.to_str().unwrap()]);
+            assert!(o.status.success(), "{}: {}", path.display(), stderr(&o));
+            assert_eq!(stdout(&o), expected, "{}", path.display());
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2, "json scripts missing");
+    // Events that do not come from a script file: join, cat, system.
+    let out = same_as_bpftrace(&[
+        "-f",
+        "json",
+        "-e",
+        "tracepoint:syscalls:sys_enter_execve { join(args->argv); }",
+        "-c",
+        "/bin/true a b",
+    ]);
+    assert!(
+        out.contains("{\"type\": \"join\", \"data\": \"/bin/true a b\"}\n"),
+        "{out}"
+    );
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/kills.sh");
+    let script = format!(
+        "BEGIN {{ cat(\"{}\"); system(\"echo hi\"); exit(); }}",
+        file.display()
+    );
+    let out = same_as_bpftrace(&["-f", "json", "--unsafe", "-e", &script]);
+    assert!(
+        out.contains("{\"type\": \"syscall\", \"data\": \"hi\\n\"}\n"),
+        "{out}"
+    );
+}
+
 /// `tests/language/`: syntax bpftrace 0.17 does not have, with hand-checked output.
 #[test]
 fn language_outputs_match_expected() {

@@ -54,6 +54,8 @@ pub struct RenderedAggregation {
     pub order: i128,
     /// The text after `@m[key]: `; for histograms, lines of buckets.
     pub text: String,
+    /// The same as a JSON value, as bpftrace's `-f json` writes it.
+    pub json: String,
     /// Histograms start on the line after the key and end with an empty line.
     pub multiline: bool,
 }

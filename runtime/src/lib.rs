@@ -2,6 +2,7 @@
 //! ring buffer and the maps, and prints what bpftrace would print.
 
 pub mod btf;
+pub mod json;
 pub mod kernel;
 pub mod libbpf;
 pub mod listing;

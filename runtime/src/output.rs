@@ -1,5 +1,7 @@
-//! Text output in bpftrace's format: maps printed at exit, and events from the ring buffer.
+//! Output in bpftrace's formats (text, or JSON with `-f json`): maps printed at exit or
+//! with `print()`, and events from the ring buffer.
 
+use crate::json::{self, Format};
 use crate::resolve::Resolver;
 use probe_compiler::program::{EventArg, EventKind, MapMeta};
 use probe_compiler::{ArgValue, BuiltinFormat};
@@ -9,8 +11,10 @@ use std::cmp::Ordering;
 /// What one ring buffer record asks userspace to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
-    /// Print this text.
-    Print(String),
+    /// Print this text; `kind` is its type in JSON output (`printf`, `time`, `join`).
+    Print { kind: &'static str, text: String },
+    /// `print(value)`.
+    Value(ArgValue),
     /// Stop tracing.
     Exit,
     /// Delete every element of map number `.0`.
@@ -72,7 +76,10 @@ pub fn decode_event(
                 .collect();
             Some(Event::Cat(fmt.printf(format, &values)))
         }
-        EventKind::Time { format } => Some(Event::Print(crate::resolve::local_time_now(format))),
+        EventKind::Time { format } => Some(Event::Print {
+            kind: "time",
+            text: crate::resolve::local_time_now(format),
+        }),
         EventKind::StrftimeFormat { .. } => None,
         EventKind::Join { separator, len } => {
             let count = u64::from_le_bytes(record.get(8..16)?.try_into().ok()?);
@@ -80,18 +87,21 @@ pub fn decode_event(
                 .filter_map(|i| record.get(16 + i * *len as usize..16 + (i + 1) * *len as usize))
                 .map(|s| show(&ArgValue::Str(s.to_vec())))
                 .collect();
-            Some(Event::Print(format!("{}\n", parts.join(separator))))
+            Some(Event::Print {
+                kind: "join",
+                text: format!("{}\n", parts.join(separator)),
+            })
         }
-        EventKind::Print { arg } => Some(Event::Print(format!(
-            "{}\n",
-            show(&decode_arg(arg, record, symbols))
-        ))),
+        EventKind::Print { arg } => Some(Event::Value(decode_arg(arg, record, symbols))),
         EventKind::Printf { format, args } => {
             let values: Vec<ArgValue> = args
                 .iter()
                 .map(|a| decode_arg(a, record, symbols))
                 .collect();
-            Some(Event::Print(fmt.printf(format, &values)))
+            Some(Event::Print {
+                kind: "printf",
+                text: fmt.printf(format, &values),
+            })
         }
     }
 }
@@ -139,6 +149,27 @@ pub fn decode_value(ty: &Type, bytes: &[u8], symbols: &Resolver, indent: usize) 
     }
 }
 
+/// What an event prints, in `format`: the text, or a JSON record of type `kind` (`join`
+/// without its newline, as bpftrace writes it).
+pub fn print(format: Format, kind: &str, text: &str) -> String {
+    match format {
+        Format::Text => text.to_string(),
+        Format::Json if kind == "join" => {
+            json::record(kind, &json::string(text.trim_end_matches('\n')))
+        }
+        Format::Json => json::record(kind, &json::string(text)),
+    }
+}
+
+/// What `print(value)` prints, in `format`.
+pub fn print_value(format: Format, v: &ArgValue) -> String {
+    match format {
+        Format::Text => format!("{}\n", show(v)),
+        Format::Json => json::record("value", &json::value(v)),
+    }
+}
+
+/// A value as text.
 fn show(v: &ArgValue) -> String {
     match v {
         ArgValue::Int {
@@ -188,6 +219,7 @@ fn compare(a: &ArgValue, b: &ArgValue) -> Ordering {
 /// prints an empty line (two for `avg` and `stats`, `@name: 0` for a `count()` without
 /// keys), and so does the end of an `avg` or `stats` map. `entries` holds
 /// each key with its value on every CPU (one value for maps that are not per-CPU).
+#[allow(clippy::too_many_arguments)]
 pub fn format_map(
     meta: &MapMeta,
     entries: &[crate::maps::Entry],
@@ -195,6 +227,7 @@ pub fn format_map(
     symbols: &Resolver,
     top: usize,
     div: u64,
+    format: Format,
 ) -> String {
     let Some(script) = &meta.script else {
         return String::new();
@@ -203,17 +236,33 @@ pub fn format_map(
         script.value,
         Type::Agg(Aggregation::Avg { .. } | Aggregation::Stats { .. })
     );
+    // The type of the map's JSON record.
+    let kind = match script.value {
+        Type::Agg(Aggregation::Hist { .. } | Aggregation::Lhist { .. }) => "hist",
+        _ if averages => "stats",
+        _ => "map",
+    };
+    let named =
+        |data: &str| json::record(kind, &format!("{{{}: {data}}}", json::string(&script.name)));
     if entries.is_empty() {
         // bpftrace prints a count without keys that never ran as zero.
         if script.key.is_empty() && script.value == Type::Agg(Aggregation::Count) {
-            return format!("{}: 0\n", script.name);
+            return match format {
+                Format::Text => format!("{}: 0\n", script.name),
+                Format::Json => named("0"),
+            };
         }
-        return if averages { "\n\n" } else { "\n" }.into();
+        return match format {
+            Format::Json => String::new(),
+            Format::Text if averages => "\n\n".into(),
+            Format::Text => "\n".into(),
+        };
     }
     struct Row {
         key: Vec<ArgValue>,
         order: Option<i128>,
         text: String,
+        json: String,
         multiline: bool,
     }
     let mut rows: Vec<Row> = entries
@@ -243,6 +292,7 @@ pub fn format_map(
                         key,
                         order: Some(r.order),
                         text: r.text,
+                        json: r.json,
                         multiline: r.multiline,
                     }
                 }
@@ -263,6 +313,7 @@ pub fn format_map(
                         key,
                         order,
                         text: show(&v),
+                        json: json::value(&v),
                         multiline: false,
                     }
                 }
@@ -283,6 +334,23 @@ pub fn format_map(
     });
     if top > 0 && rows.len() > top {
         rows.drain(..rows.len() - top);
+    }
+    if format == Format::Json {
+        // Keys are strings: their parts as printed, joined by commas.
+        let data = match rows.as_slice() {
+            [only] if only.key.is_empty() => only.json.clone(),
+            _ => {
+                let entries: Vec<String> = rows
+                    .iter()
+                    .map(|r| {
+                        let key: Vec<String> = r.key.iter().map(show).collect();
+                        format!("{}: {}", json::string(&key.join(",")), r.json)
+                    })
+                    .collect();
+                format!("{{{}}}", entries.join(", "))
+            }
+        };
+        return named(&data);
     }
     let mut out = String::new();
     for r in rows {

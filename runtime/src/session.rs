@@ -1,6 +1,7 @@
 //! One tracing run: load the object, attach every probe, run BEGIN, poll the ring buffer
 //! until `exit()`, a signal or the end of the `-c` command, run END, print the maps.
 
+use crate::json::Format;
 use crate::libbpf::LoadError;
 use crate::output::{self, Event};
 use crate::perf;
@@ -31,6 +32,8 @@ pub struct Options {
     pub pid: Option<i32>,
     /// Trace, or run the `test:` or the `bench:` probes.
     pub mode: Mode,
+    /// Text, or bpftrace's JSON (`-f json`).
+    pub format: Format,
 }
 
 /// What a run does.
@@ -374,6 +377,9 @@ pub fn run(
         .filter(|p| !matches!(p.attach, AttachKind::Test { .. } | AttachKind::Bench { .. }))
         .count();
     let banner = match options.mode {
+        Mode::Trace if options.format == Format::Json => {
+            crate::json::record("attached_probes", &format!("{{\"probes\": {n}}}"))
+        }
         Mode::Trace => format!("Attaching {n} probe{}...\n", if n == 1 { "" } else { "s" }),
         Mode::Test | Mode::Bench => String::new(),
     };
@@ -573,8 +579,13 @@ pub fn run(
         let mut exit = false;
         for record in queue.borrow_mut().drain(..) {
             match output::decode_event(&compiled.events, &record, fmt, &symbols) {
-                Some(Event::Print(s)) => {
+                Some(Event::Print { kind, text }) => {
+                    let s = output::print(options.format, kind, &text);
                     // A reader that went away (`| head`) ends tracing, as SIGPIPE would.
+                    exit |= out.write_all(s.as_bytes()).is_err();
+                }
+                Some(Event::Value(v)) => {
+                    let s = output::print_value(options.format, &v);
                     exit |= out.write_all(s.as_bytes()).is_err();
                 }
                 Some(Event::Exit) => exit = true,
@@ -590,7 +601,7 @@ pub fn run(
                 }
                 Some(Event::PrintMap { map, top, div }) => {
                     let meta = &compiled.maps[map as usize];
-                    match print_map(&object, &symbols, meta, fmt, top, div) {
+                    match print_map(&object, &symbols, meta, fmt, top, div, options.format) {
                         Ok(text) => exit |= out.write_all(text.as_bytes()).is_err(),
                         Err(e) => eprintln!("WARNING: print(): {e}"),
                     }
@@ -601,7 +612,11 @@ pub fn run(
                         .args(["-c", &command])
                         .output()
                     {
-                        Ok(o) => exit |= out.write_all(&o.stdout).is_err(),
+                        Ok(o) => {
+                            let text = String::from_utf8_lossy(&o.stdout);
+                            let s = output::print(options.format, "syscall", &text);
+                            exit |= out.write_all(s.as_bytes()).is_err();
+                        }
                         Err(e) => eprintln!("WARNING: system(\"{command}\"): {e}"),
                     }
                 }
@@ -610,7 +625,11 @@ pub fn run(
                     eprint!("{text}");
                 }
                 Some(Event::Cat(path)) => match std::fs::read(&path) {
-                    Ok(bytes) => exit |= out.write_all(&bytes).is_err(),
+                    Ok(bytes) => {
+                        let text = String::from_utf8_lossy(&bytes);
+                        let s = output::print(options.format, "cat", &text);
+                        exit |= out.write_all(s.as_bytes()).is_err();
+                    }
                     Err(e) => eprintln!("WARNING: cat(\"{path}\"): {e}"),
                 },
                 Some(Event::ZeroMap(map)) => {
@@ -709,11 +728,15 @@ pub fn run(
         .iter()
         .filter(|m| printed && m.script.is_some())
     {
-        let text = print_map(&object, &symbols, meta, fmt, 0, 1).map_err(fail)?;
+        let text = print_map(&object, &symbols, meta, fmt, 0, 1, options.format).map_err(fail)?;
         out.write_all(text.as_bytes()).ok();
     }
     if lost > 0 {
-        writeln!(out, "Lost {lost} events").ok();
+        let text = match options.format {
+            Format::Text => format!("Lost {lost} events\n"),
+            Format::Json => crate::json::record("lost_events", &format!("{{\"events\": {lost}}}")),
+        };
+        out.write_all(text.as_bytes()).ok();
     }
     out.flush().ok();
     drop(rb);
@@ -739,6 +762,7 @@ fn print_map(
     fmt: &dyn BuiltinFormat,
     top: u64,
     div: u64,
+    format: Format,
 ) -> Result<String, String> {
     let fd = object
         .map_fd(&meta.object_name)
@@ -756,6 +780,7 @@ fn print_map(
         symbols,
         usize::try_from(top).unwrap_or(usize::MAX),
         div,
+        format,
     ))
 }
 

@@ -81,14 +81,18 @@ fn format(agg: Aggregation, per_cpu: &[&[u8]], div: u64) -> RenderedAggregation 
         total / i128::from(count)
     };
     let shown = average / i128::from(div.max(1));
-    let text = if stats {
-        format!("count {count}, average {shown}, total {total}")
+    let (text, json) = if stats {
+        (
+            format!("count {count}, average {shown}, total {total}"),
+            format!("{{\"count\": {count}, \"average\": {shown}, \"total\": {total}}}"),
+        )
     } else {
-        shown.to_string()
+        (shown.to_string(), shown.to_string())
     };
     RenderedAggregation {
         order: average,
         text,
+        json,
         multiline: false,
     }
 }

@@ -122,6 +122,14 @@ fn lower(agg: Aggregation, args: &[Expr], value: VReg, cx: &mut LowerCx) -> Resu
     Ok(())
 }
 
+/// The lower bound of bucket `index` (at least `2^bits`) of a log2 histogram.
+fn start(index: u64, bits: u8) -> i128 {
+    let n = 1u64 << bits;
+    let interval = index & (n - 1);
+    let power = (index >> bits) - 1;
+    (1i128 << power) * i128::from(n + interval)
+}
+
 /// The label of the lower bound of bucket `index` (at least `2^bits`) of a log2
 /// histogram: powers of 1024 become K, M, G, T, P, E.
 fn bound(index: u64, bits: u8) -> String {
@@ -151,5 +159,15 @@ fn format(agg: Aggregation, per_cpu: &[&[u8]], div: u64) -> RenderedAggregation 
             format!("[{}, {})", bound(i - 1, bits), bound(i, bits))
         }
     };
-    crate::lhist::render(&counts, div, label)
+    let range = |i: usize| {
+        let i = i as u64;
+        if i == 0 {
+            (None, Some(-1))
+        } else if i <= 2 << bits {
+            (Some(i128::from(i) - 1), Some(i128::from(i) - 1))
+        } else {
+            (Some(start(i - 1, bits)), Some(start(i, bits) - 1))
+        }
+    };
+    crate::lhist::render(&counts, div, label, range)
 }

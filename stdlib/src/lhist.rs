@@ -164,21 +164,33 @@ pub(crate) fn merge(per_cpu: &[&[u8]], buckets: u32) -> Vec<u64> {
         .collect()
 }
 
+/// The values a bucket holds, from `min` to `max` inclusive (`None`: unbounded).
+pub(crate) type Range = (Option<i128>, Option<i128>);
+
 /// Renders the buckets from the first to the last that counted something, as bpftrace
 /// does: the label in 16 columns, the count (divided by `div`) in 8, and a bar of up to
-/// 52 `@`s scaled to the largest count. The entries of a map are ordered by their total.
+/// 52 `@`s scaled to the largest count; in JSON, each bucket's range and count. The
+/// entries of a map are ordered by their total.
 pub(crate) fn render(
     counts: &[u64],
     div: u64,
     label: impl Fn(usize) -> String,
+    range: impl Fn(usize) -> Range,
 ) -> RenderedAggregation {
     let total: u64 = counts.iter().fold(0, |a, b| a.wrapping_add(*b));
     let first = counts.iter().position(|&c| c != 0);
     let last = counts.iter().rposition(|&c| c != 0);
     let largest = counts.iter().copied().max().unwrap_or(0);
     let mut text = String::new();
+    let mut json = vec![];
     if let (Some(first), Some(last)) = (first, last) {
         for (i, &c) in counts.iter().enumerate().take(last + 1).skip(first) {
+            let (lo, hi) = range(i);
+            let mut fields: Vec<String> = vec![];
+            fields.extend(lo.map(|v| format!("\"min\": {v}")));
+            fields.extend(hi.map(|v| format!("\"max\": {v}")));
+            fields.push(format!("\"count\": {}", c / div.max(1)));
+            json.push(format!("{{{}}}", fields.join(", ")));
             // bpftrace scales in single precision and truncates.
             let bar = (c as f32 / largest as f32 * 52.0) as usize;
             text.push_str(&format!(
@@ -192,6 +204,7 @@ pub(crate) fn render(
     RenderedAggregation {
         order: i128::from(total),
         text,
+        json: format!("[{}]", json.join(", ")),
         multiline: true,
     }
 }
@@ -229,7 +242,22 @@ fn format(agg: Aggregation, per_cpu: &[&[u8]], div: u64) -> RenderedAggregation 
             )
         }
     };
+    let range = |i: usize| {
+        let (i, min, max, step) = (
+            i as i128,
+            i128::from(min),
+            i128::from(max),
+            i128::from(step),
+        );
+        if i == 0 {
+            (None, Some(min - 1))
+        } else if i == i128::from(buckets) - 1 {
+            (Some(max), None)
+        } else {
+            (Some((i - 1) * step + min), Some(i * step + min - 1))
+        }
+    };
     // bpftrace does not divide linear histograms.
     let _ = div;
-    render(&counts, 1, label)
+    render(&counts, 1, label, range)
 }

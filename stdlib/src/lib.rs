@@ -485,9 +485,11 @@ fn widen(v: u64, signed: bool) -> i128 {
 
 /// A plain number, shown divided by `div`, and ordered by its value.
 fn number(value: i128, div: u64) -> RenderedAggregation {
+    let shown = (value / i128::from(div.max(1))).to_string();
     RenderedAggregation {
         order: value,
-        text: (value / i128::from(div.max(1))).to_string(),
+        json: shown.clone(),
+        text: shown,
         multiline: false,
     }
 }
