@@ -740,7 +740,7 @@ fn rawtracepoint_reads_raw_arguments() {
     let _k = kernel();
     let o = run_probe(&[
         "-e",
-        "rt:sys_enter /arg1 == 62/ { @[comm] = count(); }",
+        "rt:sys_enter /arg1 == 62 && pid == cpid/ { @[comm] = count(); }",
         "-c",
         "/bin/kill -0 1",
     ]);
@@ -1609,4 +1609,19 @@ fn assert_is_a_macro_of_the_standard_library() {
         "macro assert($a, $b) { printf(\"mine %d\\n\", $b); } BEGIN { assert(0, 2); exit(); }",
     ]);
     assert_eq!(stdout(&o), "Attaching 1 probe...\nmine 2\n\n\n");
+}
+
+/// Probes stop before END runs (as in bpftrace): what END clears stays cleared while the
+/// maps print, however busy the traced events are.
+#[test]
+fn probes_stop_before_end() {
+    let _k = kernel();
+    for _ in 0..3 {
+        let o = run_probe(&[
+            "-e",
+            "tracepoint:sched:sched_switch { @[cpu] = count(); } \
+             interval:ms:100 { exit(); } END { clear(@); }",
+        ]);
+        assert_eq!(stdout(&o), "Attaching 3 probes...\n\n\n\n");
+    }
 }

@@ -47,6 +47,15 @@ pub fn compile(
         max_entries: 1,
         script: None,
     });
+    let control = maps.len() as u32;
+    maps.push(MapMeta {
+        object_name: "control".into(),
+        map_type: MAP_ARRAY,
+        key_size: 4,
+        value_size: 8,
+        max_entries: 1,
+        script: None,
+    });
     // Map loops keep state in a per-CPU scratch map, which exists only if some loop does.
     let scratch_used = std::cell::Cell::new(0);
     let session_values = std::cell::RefCell::new(vec![]);
@@ -73,6 +82,7 @@ pub fn compile(
                 builtins,
                 ringbuf,
                 lost_events,
+                control,
                 scratch,
                 checked.pid,
             )
@@ -131,6 +141,7 @@ pub fn compile(
         events,
         ringbuf,
         lost_events,
+        control,
         settings: settings.clone(),
         session_values: session_values.into_inner(),
     })

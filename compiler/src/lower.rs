@@ -114,6 +114,7 @@ pub fn lower_probe(
     builtins: &dyn BuiltinLowering,
     ringbuf: u32,
     lost_events: u32,
+    control: u32,
     scratch: Scratch,
     pid_filter: Option<u32>,
 ) -> Result<Functions, Diagnostic> {
@@ -164,6 +165,21 @@ pub fn lower_probe(
             otherwise: body,
         });
         cx.switch_to(other);
+        cx.terminate(Terminator::Return(Operand::Imm(0)));
+        cx.switch_to(body);
+    }
+    // Once tracing has stopped, probes that the kernel fires return at once (userspace
+    // sets the control map's value), so that END and the maps printed after it see the
+    // final state. An array lookup is inlined by the kernel: a few instructions.
+    if attach.fires_on_its_own() {
+        let key = cx.zeroed_slot(4);
+        let flag = cx.lookup(control, Addr::Stack { slot: key, off: 0 });
+        let (check, body, stopped) = (cx.new_block(), cx.new_block(), cx.new_block());
+        cx.branch_if_zero(flag, body, check);
+        cx.switch_to(check);
+        let value = cx.load_u64(Addr::Reg { base: flag, off: 0 });
+        cx.branch_if_zero(value, body, stopped);
+        cx.switch_to(stopped);
         cx.terminate(Terminator::Return(Operand::Imm(0)));
         cx.switch_to(body);
     }

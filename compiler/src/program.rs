@@ -145,6 +145,9 @@ pub struct CompiledProgram {
     /// Index in `maps` of the one-entry array counting events lost when the ring buffer
     /// was full.
     pub lost_events: u32,
+    /// Index in `maps` of the one-entry array whose value, once userspace sets it, makes
+    /// every probe return at once (tracing has stopped; END runs).
+    pub control: u32,
     /// The script's settings.
     pub settings: probe_lang::config::Settings,
     /// The values userspace writes into the scratch map's value (on every CPU) before

@@ -432,6 +432,20 @@ impl AttachKind {
         )
     }
 
+    /// True for probes the kernel fires as events happen, as opposed to those probe runs
+    /// itself (BEGIN, END, `self:signal`, `test:`, `bench:`, iterators).
+    pub fn fires_on_its_own(&self) -> bool {
+        !matches!(
+            self,
+            AttachKind::Begin
+                | AttachKind::End
+                | AttachKind::Signal
+                | AttachKind::Test { .. }
+                | AttachKind::Bench { .. }
+                | AttachKind::Iter { .. }
+        )
+    }
+
     /// True for a tracepoint whose category or event, or a uprobe whose function, holds a
     /// wildcard (`*`, `?`).
     pub fn is_wildcard(&self) -> bool {

@@ -66,6 +66,17 @@ pub fn entries(
     Ok(out)
 }
 
+/// Sets the value of `key` (which need not exist yet in a hash, and exists in an array).
+pub fn update(map_fd: RawFd, key: &[u8], value: &[u8]) -> io::Result<()> {
+    // SAFETY: key and value buffers of the map's sizes.
+    let rc =
+        unsafe { sys::bpf_map_update_elem(map_fd, key.as_ptr().cast(), value.as_ptr().cast(), 0) };
+    if rc < 0 {
+        return Err(io::Error::from_raw_os_error(-rc));
+    }
+    Ok(())
+}
+
 /// The value of one key, if present (`value_len` bytes).
 pub fn lookup(map_fd: RawFd, key: &[u8], value_len: usize) -> io::Result<Option<Vec<u8>>> {
     let mut value = vec![0u8; value_len];

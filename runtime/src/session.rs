@@ -706,6 +706,9 @@ pub fn run(
             }
         }
     }
+    // Probes stop before END runs, as in bpftrace, so that END and the maps printed after
+    // it see the final state; they are detached later, off the user's clock.
+    stop_probes(&object, compiled);
     if !links.is_empty() {
         hand_off_detach();
     }
@@ -952,6 +955,14 @@ fn run_once(object: &crate::libbpf::Object, prog: &str) -> Result<(), RunError> 
         .ok_or_else(|| fail(format!("program {prog} is missing")))?;
     crate::libbpf::test_run(fd, &[0u8; 8]).map_err(|e| fail(format!("cannot run {prog}: {e}")))?;
     Ok(())
+}
+
+/// Sets the flag in the control map that makes every probe return at once.
+fn stop_probes(object: &crate::libbpf::Object, compiled: &CompiledProgram) {
+    let meta = &compiled.maps[compiled.control as usize];
+    if let Some(fd) = object.map_fd(&meta.object_name) {
+        crate::maps::update(fd, &0u32.to_le_bytes(), &1u64.to_le_bytes()).ok();
+    }
 }
 
 fn lost_events(object: &crate::libbpf::Object, compiled: &CompiledProgram) -> u64 {

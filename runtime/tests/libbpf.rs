@@ -180,7 +180,8 @@ fn verifier_rejection_names_the_program_and_the_reason() {
         ringbuf: 0,
         lost_events: 0,
         settings: Default::default(),
-        child_pid_at: None,
+        control: 0,
+        session_values: vec![],
     };
     assert_eq!(
         session::load_error(&e, &compiled).to_string(),
