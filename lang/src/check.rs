@@ -198,6 +198,7 @@ pub fn check_in(
         structs: &structs,
         struct_defs: HashMap::new(),
         unsafe_allowed: env.unsafe_allowed,
+        assigning: None,
         errors: vec![],
     };
     // Map types are inferred from assignments, so walk twice: the first pass learns map
@@ -568,6 +569,8 @@ struct Checker<'a> {
     struct_defs: HashMap<String, StructDef>,
     /// `--unsafe` was given.
     unsafe_allowed: bool,
+    /// The map whose assignment's value is being checked.
+    assigning: Option<String>,
     errors: Vec<Diagnostic>,
 }
 
@@ -1211,7 +1214,9 @@ impl Checker<'_> {
                 }
             }
             StmtKind::AssignMap { map, value } => {
+                self.assigning = Some(map_display_name(&map.name));
                 self.expr(value);
+                self.assigning = None;
                 for k in &mut map.keys {
                     self.expr(k);
                 }
@@ -1617,6 +1622,8 @@ impl Checker<'_> {
                 }
                 let name = map_display_name(&m.name);
                 match self.maps.get(&name) {
+                    // `@n = @n + 1` as the only assignment: an integer, zero until set.
+                    None if self.assigning.as_ref() == Some(&name) => Type::I64,
                     None => {
                         self.errors.push(
                             Diagnostic::error(m.span, format!("{name} is read but never assigned"))
