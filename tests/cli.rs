@@ -301,6 +301,7 @@ fn diagnostics_are_rendered_with_file_line_column_and_caret() {
         ("strstr_needle_not_literal", "BEGIN { @ = strstr(comm, comm); }"),
         ("signal_name_of_string", "BEGIN { printf(\"%s\", signal_name(comm)); }"),
         ("signal_unknown_name", "BEGIN { signal(\"SIGNOPE\"); }"),
+        ("syscall_name_of_string", "BEGIN { printf(\"%s\", syscall_name(comm)); }"),
         ("struct_field_missing", "BEGIN { @x = curtask->real_parnet; }"),
         ("struct_bitfield", "BEGIN { @x = curtask->sched_reset_on_fork; }"),
         ("struct_unknown", "BEGIN { @x = ((struct nosuch *)0)->a; }"),

@@ -1625,3 +1625,19 @@ fn probes_stop_before_end() {
         assert_eq!(stdout(&o), "Attaching 3 probes...\n\n\n\n");
     }
 }
+
+/// `syscall_name` of raw_syscalls' ids: the calls `/bin/true` makes, by name.
+#[test]
+fn syscall_names_of_a_command() {
+    let _k = kernel();
+    let o = run_probe(&[
+        "-e",
+        "tracepoint:raw_syscalls:sys_enter /pid == cpid/ { @[syscall_name(args.id)] = count(); }",
+        "-c",
+        "/bin/true",
+    ]);
+    let out = stdout(&o);
+    for call in ["execve", "mmap", "exit_group"] {
+        assert!(out.contains(&format!("\n@[{call}]: ")), "{out}");
+    }
+}

@@ -16,6 +16,7 @@ pub mod sources;
 pub mod span;
 pub mod structs;
 pub mod symbols;
+pub mod syscalls;
 pub mod tracepoint;
 pub mod types;
 

@@ -62,6 +62,8 @@ pub enum Printed {
     CgroupPath,
     /// `signal_name(sig)`: a signal number printed as its name.
     SignalName,
+    /// `syscall_name(nr)`: a system call number printed as its name.
+    SyscallName,
 }
 
 impl Printed {
@@ -281,6 +283,7 @@ impl fmt::Display for Type {
             Type::Printed(Printed::Mac) => write!(f, "mac_address"),
             Type::Printed(Printed::CgroupPath) => write!(f, "cgroup_path_t"),
             Type::Printed(Printed::SignalName) => write!(f, "signal_name_t"),
+            Type::Printed(Printed::SyscallName) => write!(f, "syscall_name_t"),
             Type::Array { elem, len } => write!(f, "{elem}[{len}]"),
             Type::Tuple(elems) => {
                 let parts: Vec<String> = elems.iter().map(|e| e.to_string()).collect();

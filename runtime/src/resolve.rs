@@ -101,6 +101,9 @@ impl Resolver {
                     .collect()
             }
             Printed::CgroupPath => cgroup_path(first),
+            Printed::SyscallName => {
+                probe_lang::syscalls::name(first).map_or_else(|| first.to_string(), str::to_string)
+            }
             Printed::SignalName => {
                 probe_lang::signals::name(first as i64).unwrap_or_else(|| first.to_string())
             }

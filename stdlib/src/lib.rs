@@ -25,6 +25,7 @@ mod len;
 mod lhist;
 mod lookups;
 mod min_max;
+mod names;
 mod ncpus;
 mod nsecs;
 mod ntop;
@@ -197,9 +198,10 @@ pub const FUNCTIONS: &[&Function] = &[
     &printf::PRINTF,
     &reg::REG,
     &signal::SIGNAL,
-    &signal::SIGNAL_NAME,
+    &names::SIGNAL_NAME,
     &signal::SIGNAL_THREAD,
     &str::STR,
+    &names::SYSCALL_NAME,
     &system::SYSTEM,
     &time::TIME,
     &strcontains::STRCONTAINS,
@@ -297,7 +299,6 @@ const PLANNED: &[&str] = &[
     "override",
     "skboutput",
     "socket_cookie",
-    "syscall_name",
     "static_assert",
     "unwatch",
     "hash",

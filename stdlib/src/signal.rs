@@ -65,35 +65,3 @@ fn send(args: &[Expr], cx: &mut LowerCx, helper: u32) -> LowerResult {
     cx.call(helper, vec![sig]);
     Ok(None)
 }
-
-/// The function `signal_name`.
-pub const SIGNAL_NAME: Function = Function {
-    name: "signal_name",
-    signature: "signal_name(sig)",
-    doc: "a signal number printed as its name (\"SIGKILL\")",
-    check: |name, args, span| {
-        expect_args(name, args, span, 1, "signal_name(sig)")?;
-        if !args[0].ty.is_scalar() {
-            return Err(Diagnostic::error(
-                args[0].span,
-                format!("signal_name() takes a signal number, not {}", args[0].ty),
-            )
-            .with_label("not an integer"));
-        }
-        Ok(Type::Printed(probe_lang::types::Printed::SignalName))
-    },
-    lower: |_, args, _, cx| {
-        use probe_compiler::ir::{Addr, Inst, MemSize};
-        let sig = cx.scalar(&args[0])?;
-        let slot = cx.zeroed_slot(16);
-        cx.emit(Inst::Store {
-            addr: Addr::Stack { slot, off: 0 },
-            src: Operand::Reg(sig),
-            size: MemSize::DW,
-        });
-        Ok(Some(probe_compiler::lower::Value::Mem {
-            addr: Addr::Stack { slot, off: 0 },
-            len: 16,
-        }))
-    },
-};
