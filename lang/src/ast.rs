@@ -238,6 +238,53 @@ pub struct Expr {
 }
 
 impl Expr {
+    /// The value of an expression known when compiling (literals, `sizeof`, `offsetof`
+    /// and operators on them, after checking), if it is one.
+    pub fn constant(&self) -> Option<i128> {
+        let v = match &self.kind {
+            ExprKind::Int(v) => i128::from(*v),
+            ExprKind::Bool(b) => i128::from(*b),
+            ExprKind::SizeOf { size, .. } | ExprKind::SizeOfStruct { size, .. } => {
+                i128::from(*size)
+            }
+            ExprKind::OffsetOf { offset, .. } => i128::from(*offset),
+            ExprKind::Unary { op, expr } => {
+                let x = expr.constant()?;
+                match op {
+                    UnaryOp::Neg => -x,
+                    UnaryOp::Not => i128::from(x == 0),
+                    UnaryOp::BitNot => !x,
+                    UnaryOp::Deref | UnaryOp::AddrOf => return None,
+                }
+            }
+            ExprKind::Binary { op, lhs, rhs } => {
+                let (a, b) = (lhs.constant()?, rhs.constant()?);
+                match op {
+                    BinaryOp::Add => a.checked_add(b)?,
+                    BinaryOp::Sub => a.checked_sub(b)?,
+                    BinaryOp::Mul => a.checked_mul(b)?,
+                    BinaryOp::Div => a.checked_div(b)?,
+                    BinaryOp::Mod => a.checked_rem(b)?,
+                    BinaryOp::BitAnd => a & b,
+                    BinaryOp::BitOr => a | b,
+                    BinaryOp::BitXor => a ^ b,
+                    BinaryOp::Shl => a.checked_shl(u32::try_from(b).ok()?)?,
+                    BinaryOp::Shr => a.checked_shr(u32::try_from(b).ok()?)?,
+                    BinaryOp::Eq => i128::from(a == b),
+                    BinaryOp::Ne => i128::from(a != b),
+                    BinaryOp::Lt => i128::from(a < b),
+                    BinaryOp::Le => i128::from(a <= b),
+                    BinaryOp::Gt => i128::from(a > b),
+                    BinaryOp::Ge => i128::from(a >= b),
+                    BinaryOp::And => i128::from(a != 0 && b != 0),
+                    BinaryOp::Or => i128::from(a != 0 || b != 0),
+                }
+            }
+            _ => return None,
+        };
+        Some(v)
+    }
+
     /// The expressions directly inside this one (for a block expression, its value: its
     /// statements are walked as a block).
     pub fn children_mut(&mut self) -> Vec<&mut Expr> {

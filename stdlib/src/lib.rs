@@ -36,6 +36,7 @@ mod probe_name;
 mod reg;
 mod signal;
 mod stack;
+mod static_assert;
 pub(crate) mod str;
 mod strcontains;
 mod strerror;
@@ -193,6 +194,7 @@ pub const FUNCTIONS: &[&Function] = &[
     &ntop::NTOP,
     &len::LEN,
     &stack::KSTACK_CALL,
+    &static_assert::STATIC_ASSERT,
     &stack::KSYM,
     &print::PRINT,
     &printf::PRINTF,
@@ -299,7 +301,6 @@ const PLANNED: &[&str] = &[
     "override",
     "skboutput",
     "socket_cookie",
-    "static_assert",
     "unwatch",
     "hash",
     "lruhash",
