@@ -148,6 +148,13 @@ fn json_outputs_match_bpftrace() {
         }
     }
     assert!(checked >= 2, "json scripts missing");
+    // The golden scripts print the same JSON as bpftrace 0.17 too.
+    for entry in std::fs::read_dir(golden_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "bt") {
+            same_as_bpftrace(&["-f", "json", path.to_str().unwrap()]);
+        }
+    }
     // Events that do not come from a script file: join, cat, system.
     let out = same_as_bpftrace(&[
         "-f",
@@ -1640,4 +1647,31 @@ fn syscall_names_of_a_command() {
     for call in ["execve", "mmap", "exit_group"] {
         assert!(out.contains(&format!("\n@[{call}]: ")), "{out}");
     }
+}
+
+/// Events that do not fit the ring buffer are counted and reported at the end, as text or
+/// as bpftrace's `lost_events` JSON record.
+#[test]
+fn lost_events_are_reported() {
+    let _k = kernel();
+    // 60 records of about 80 bytes for a ring buffer of one page (4 KiB), in one run.
+    let printfs: String = (0..60)
+        .map(|i| format!("printf(\"%s %d\\n\", \"{}\", {i}); ", "x".repeat(60)))
+        .collect();
+    let script = format!("config = {{ perf_rb_pages = 1 }} BEGIN {{ {printfs} exit(); }}");
+    let script = script.as_str();
+    let o = run_probe(&["-e", script]);
+    let lost = stdout(&o).lines().last().and_then(|l| {
+        l.strip_prefix("Lost ")?
+            .strip_suffix(" events")?
+            .parse::<u32>()
+            .ok()
+    });
+    assert!(lost.is_some_and(|n| n > 0), "{}", stdout(&o));
+    let o = run_probe(&["-f", "json", "-e", script]);
+    let last = stdout(&o).lines().last().unwrap_or_default().to_string();
+    assert!(
+        last.starts_with("{\"type\": \"lost_events\", \"data\": {\"events\": "),
+        "{last}"
+    );
 }
