@@ -185,80 +185,158 @@ fn check_runqlat(out: &str) {
 }
 
 fn check_opensnoop(out: &str) {
-    assert_header(out, 4, "PID     COMM               FD PATH");
+    assert_header(
+        out,
+        4,
+        "PID     COMM             UID    USER         FD PATH",
+    );
+    // The tests run as root.
     let ok = rows(out, |c| {
-        c.len() == 4 && c[1] == "head" && c[3] == "/etc/hostname"
+        c.len() == 6 && c[1] == "head" && c[5] == "/etc/hostname"
     });
     assert_eq!(ok.len(), 1, "{out}");
-    assert!(ok[0][2].parse::<i32>().expect("an fd") >= 0, "{out}");
+    assert_eq!(ok[0][2..4], ["0", "root"], "uid and user:\n{out}");
+    assert!(ok[0][4].parse::<i32>().expect("an fd") >= 0, "{out}");
+    // A failed open shows -errno and the error after the path.
     let missing = rows(out, |c| {
-        c.len() == 4 && c[1] == "head" && c[3] == "/nonexistent-probe-example"
+        c.len() > 6 && c[1] == "head" && c[5] == "/nonexistent-probe-example:"
     });
     assert_eq!(missing.len(), 1, "{out}");
-    assert_eq!(missing[0][2], "-2", "ENOENT:\n{out}");
+    assert_eq!(missing[0][4], "-2", "ENOENT:\n{out}");
+    assert_eq!(
+        missing[0][6..].join(" "),
+        "No such file or directory",
+        "{out}"
+    );
     assert_eq!(ok[0][0], missing[0][0], "one head process:\n{out}");
     assert!(must_value(out, "@opens[head]") >= 2, "{out}");
-    assert!(must_value(out, "@failed[head, 2]") >= 1, "{out}");
+    assert!(
+        must_value(out, "@failed[head, No such file or directory]") >= 1,
+        "{out}"
+    );
+    assert!(!out.contains("@path"), "{out}");
+}
+
+/// `HH:MM:SS`.
+fn is_clock_time(s: &str) -> bool {
+    s.len() == 8
+        && s.char_indices().all(|(i, ch)| {
+            if i == 2 || i == 5 {
+                ch == ':'
+            } else {
+                ch.is_ascii_digit()
+            }
+        })
 }
 
 fn check_execsnoop(out: &str) {
-    assert_header(out, 2, "PID     PPID    PCOMM            PATH");
+    assert_header(
+        out,
+        5,
+        "TIME     MS     PID     PPID    COMM             ARGS",
+    );
+    // probe's child runs `sh -c '...'`: the arguments follow the name it had.
     let sh = rows(out, |c| {
-        c.len() == 4 && c[2] == "probe" && c[3].ends_with("/sh")
+        c.len() > 7 && c[4] == "probe" && c[5] == "sh" && c[6] == "-c" && c[7] == "ls"
     });
     assert_eq!(sh.len(), 1, "probe starts sh:\n{out}");
+    assert!(is_clock_time(sh[0][0]), "a time: {:?}\n{out}", sh[0]);
+    let ms: u64 = sh[0][1].parse().expect("milliseconds");
+    assert!(ms < 30_000, "{out}");
     let ls = rows(out, |c| {
-        c.len() == 4 && c[2] == "sh" && c[3].ends_with("/ls")
+        c.len() == 8 && c[4] == "sh" && c[5..] == ["ls", "-l", "/"]
     });
-    assert_eq!(ls.len(), 1, "sh starts ls:\n{out}");
-    assert_eq!(ls[0][1], sh[0][0], "ls's parent is the sh:\n{out}");
+    assert_eq!(ls.len(), 1, "sh starts ls with its arguments:\n{out}");
+    assert_eq!(ls[0][3], sh[0][2], "ls's parent is the sh:\n{out}");
+    // The exec of a missing program: its arguments, then the error.
+    let tried = rows(out, |c| {
+        c.len() == 7 && c[4] == "sh" && c[5..] == ["/nonexistent-probe-example", "arg"]
+    });
+    assert_eq!(tried.len(), 1, "{out}");
+    let failed = rows(out, |c| {
+        c.len() > 6 && c[4] == "sh" && c[5] == "/nonexistent-probe-example:"
+    });
+    assert_eq!(failed.len(), 1, "{out}");
     assert_eq!(
-        must_value(out, &format!("@execs[{}]", ls[0][3])),
-        1,
+        failed[0][6..].join(" "),
+        "No such file or directory",
         "{out}"
     );
+    assert_eq!(failed[0][2], tried[0][2], "{out}");
+    assert_eq!(tried[0][3], sh[0][2], "{out}");
+    let ls_execs: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("@execs[") && l.ends_with("/ls]: 1"))
+        .collect();
+    assert_eq!(ls_execs.len(), 1, "{out}");
+    assert!(
+        must_value(out, "@failed[No such file or directory]") >= 1,
+        "{out}"
+    );
+    assert!(!out.contains("@path"), "{out}");
 }
 
-/// Listens on a free port of 127.0.0.1, prints it, connects to it, closes both ends.
-const TCP_PY: &str = "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); \
-s.listen(1); port = s.getsockname()[1]; print('port', port, flush=True); \
-c = socket.create_connection(('127.0.0.1', port)); a, _ = s.accept(); \
-c.close(); a.close(); s.close()";
+/// For IPv4 and IPv6 in turn: listens on a free port of the loopback address, prints
+/// it, connects to it, closes both ends. The port's line is one write(2), so that probe's
+/// lines, which share the pipe, cannot land in the middle of it (print() may write it in
+/// pieces).
+const TCP_PY: &str = "import os, socket
+for family, host in ((socket.AF_INET, '127.0.0.1'), (socket.AF_INET6, '::1')):
+    s = socket.socket(family)
+    s.bind((host, 0))
+    s.listen(1)
+    port = s.getsockname()[1]
+    os.write(1, f'port {host} {port}\\n'.encode())
+    c = socket.create_connection((host, port))
+    a, _ = s.accept()
+    c.close()
+    a.close()
+    s.close()
+";
 
 fn check_tcpstates(out: &str) {
     assert_header(
         out,
         3,
-        "SKADDR             COMM             LPORT RPORT OLD            NEW         MS",
+        "SKADDR             COMM             LADDR           LPORT RADDR           RPORT OLD            NEW         MS",
     );
-    let port = rows(out, |c| c.len() == 2 && c[0] == "port")
-        .first()
-        .unwrap_or_else(|| panic!("python did not print its port:\n{out}"))[1];
-    let change = |lport: &str, rport: &str, old: &str, new: &str| {
-        let found = rows(out, |c| {
-            c.len() == 8
-                && c[0].starts_with("0x")
-                && c[2] == lport
-                && (rport == "*" || c[3] == rport)
-                && c[4] == old
-                && c[6] == new
-        });
-        assert_eq!(found.len(), 1, "{lport} {rport} {old} -> {new}:\n{out}");
-    };
-    change(port, "0", "CLOSE", "LISTEN");
-    change(port, "0", "LISTEN", "CLOSE");
-    change(port, "*", "SYN_RECV", "ESTABLISHED");
-    let client = rows(out, |c| {
-        c.len() == 8 && c[3] == port && c[4] == "SYN_SENT" && c[6] == "ESTABLISHED"
-    });
-    assert_eq!(client.len(), 1, "the client's connect:\n{out}");
-    change(client[0][2], port, "ESTABLISHED", "FIN_WAIT1");
+    for (addr, any) in [("127.0.0.1", "0.0.0.0"), ("::1", "::")] {
+        let port = rows(out, |c| c.len() == 3 && c[0] == "port" && c[1] == addr)
+            .first()
+            .unwrap_or_else(|| panic!("python did not print its {addr} port:\n{out}"))[2];
+        // The one change of a socket on `addr` with these ports (`*`: any) and states.
+        let change = |lport: &str, raddr: &str, rport: &str, old: &str, new: &str| {
+            let found = rows(out, |c| {
+                c.len() == 10
+                    && c[0].starts_with("0x")
+                    && c[2] == addr
+                    && (lport == "*" || c[3] == lport)
+                    && c[4] == raddr
+                    && (rport == "*" || c[5] == rport)
+                    && c[6] == old
+                    && c[8] == new
+            });
+            assert_eq!(
+                found.len(),
+                1,
+                "{addr}:{lport} {raddr}:{rport} {old} -> {new}:\n{out}"
+            );
+            found[0].clone()
+        };
+        change(port, any, "0", "CLOSE", "LISTEN");
+        change(port, any, "0", "LISTEN", "CLOSE");
+        let client = change("*", addr, port, "SYN_SENT", "ESTABLISHED");
+        let client = client[3];
+        assert!(client != "0" && client != port, "{out}");
+        change(port, addr, client, "SYN_RECV", "ESTABLISHED");
+        change(client, addr, port, "ESTABLISHED", "FIN_WAIT1");
+    }
     assert!(
-        must_value(out, "@transitions[SYN_SENT, ESTABLISHED]") >= 1,
+        must_value(out, "@transitions[SYN_SENT, ESTABLISHED]") >= 2,
         "{out}"
     );
     assert!(
-        must_value(out, "@transitions[LISTEN, SYN_RECV]") >= 1,
+        must_value(out, "@transitions[LISTEN, SYN_RECV]") >= 2,
         "{out}"
     );
     assert!(!out.contains("@since"), "{out}");
@@ -309,20 +387,21 @@ fn check_signals(out: &str) {
     assert_header(
         out,
         2,
-        "SPID    SCOMM             SIG TPID    TCOMM            RESULT",
+        "SPID    SCOMM            SIGNAL    TPID    TCOMM            RESULT",
     );
     let term = rows(out, |c| {
-        c.len() == 6 && c[1] == "sh" && c[2] == "15" && c[4] == "sleep"
+        c.len() == 6 && c[1] == "sh" && c[2] == "SIGTERM" && c[4] == "sleep"
     });
     assert_eq!(term.len(), 1, "sh's kill -TERM:\n{out}");
     assert_ne!(term[0][0], term[0][3], "{out}");
-    assert_eq!(term[0][5], "0", "delivered:\n{out}");
+    assert_eq!(term[0][5], "delivered", "{out}");
     // The killed sleep's parent hears of it.
     let chld = rows(out, |c| {
-        c.len() == 6 && c[2] == "17" && c[3] == term[0][0] && c[4] == "sh"
+        c.len() == 6 && c[2] == "SIGCHLD" && c[3] == term[0][0] && c[4] == "sh"
     });
     assert!(!chld.is_empty(), "{out}");
-    assert_eq!(must_value(out, "@signals[15, sleep]"), 1, "{out}");
+    assert_eq!(must_value(out, "@signals[SIGTERM, sleep]"), 1, "{out}");
+    assert!(must_value(out, "@signals[SIGCHLD, sh]") >= 1, "{out}");
 }
 
 fn check_pagefaults(out: &str) {
@@ -392,16 +471,238 @@ fn check_slowsyscalls(out: &str) {
 }
 
 fn check_bashreadline(out: &str) {
-    assert_header(out, 2, "PID     LINE");
-    let typed: Vec<&str> = out
+    assert_header(out, 2, "TIME     PID     LINE");
+    // `HH:MM:SS PID     LINE`
+    let typed: Vec<(&str, &str)> = out
         .lines()
-        .filter(|l| l.len() > 8 && l[..7].trim().parse::<u32>().is_ok())
+        .filter(|l| {
+            l.len() > 17 && is_clock_time(&l[..8]) && l[9..16].trim().parse::<u32>().is_ok()
+        })
+        .map(|l| (l[9..16].trim(), &l[17..]))
         .collect();
     assert_eq!(typed.len(), 2, "{out}");
-    assert!(typed[0].ends_with(" echo hello-from-readline"), "{out}");
-    assert!(typed[1].ends_with(" exit"), "{out}");
-    let pid = typed[0][..7].trim();
-    assert_eq!(must_value(out, &format!("@lines[{pid}]")), 2, "{out}");
+    assert_eq!(typed[0].1, "echo hello-from-readline", "{out}");
+    assert_eq!(typed[1].1, "exit", "{out}");
+    assert_eq!(typed[0].0, typed[1].0, "{out}");
+    assert_eq!(
+        must_value(out, &format!("@lines[{}]", typed[0].0)),
+        2,
+        "{out}"
+    );
+}
+
+/// One element of a map keyed by stacks (and more), as printed: the key's parts, each
+/// the lines of a stack (frames, indented 4) or one value, and the value.
+fn stack_entries(out: &str, map: &str) -> Vec<(Vec<Vec<String>>, i64)> {
+    let start = format!("{map}[");
+    let mut entries = Vec::new();
+    let mut lines = out.lines();
+    while let Some(line) = lines.next() {
+        let Some(rest) = line.strip_prefix(start.as_str()) else {
+            continue;
+        };
+        // `@m[` then parts separated by `, `: a stack's frames are lines of their own,
+        // other values stay on the line; `]: N` ends the key.
+        let mut parts: Vec<Vec<String>> = vec![vec![]];
+        let mut text = rest.to_string();
+        loop {
+            if let Some(frame) = text.strip_prefix("    ") {
+                parts.last_mut().unwrap().push(frame.to_string());
+            } else {
+                let (before, value) = match text.rsplit_once("]: ") {
+                    Some((b, v)) => (b.to_string(), Some(v.to_string())),
+                    None => (text.clone(), None),
+                };
+                let mut pieces = before.split(", ");
+                if let Some(first) = pieces.next() {
+                    if !first.is_empty() {
+                        parts.last_mut().unwrap().push(first.to_string());
+                    }
+                }
+                for piece in pieces {
+                    parts.push(vec![]);
+                    if !piece.is_empty() {
+                        parts.last_mut().unwrap().push(piece.to_string());
+                    }
+                }
+                if let Some(v) = value {
+                    let v = v.parse().unwrap_or_else(|_| panic!("a count: {v}\n{out}"));
+                    entries.push((parts, v));
+                    break;
+                }
+            }
+            text = lines.next().expect("the rest of a key").to_string();
+        }
+    }
+    entries
+}
+
+/// `name+offset`, a symbolised frame.
+fn is_symbol_frame(frame: &str) -> bool {
+    frame.rsplit_once('+').is_some_and(|(name, off)| {
+        !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+            && off.parse::<u64>().is_ok()
+    })
+}
+
+fn check_stackprofile(out: &str) {
+    assert_header(out, 2, "");
+    assert!(must_value(out, "@samples[dd]") >= 20, "{out}");
+    assert!(out.lines().filter(|l| l.starts_with("@samples[")).count() <= 10);
+    let stacks = stack_entries(out, "@stacks");
+    assert!(
+        !stacks.is_empty() && stacks.len() <= 5,
+        "{} stacks:\n{out}",
+        stacks.len()
+    );
+    assert!(
+        stacks.windows(2).all(|w| w[0].1 <= w[1].1),
+        "hottest last:\n{out}"
+    );
+    for (parts, _) in &stacks {
+        assert_eq!(parts.len(), 3, "kstack, ustack, comm: {parts:?}\n{out}");
+        assert!(
+            parts[0].iter().all(|f| is_symbol_frame(f)),
+            "{parts:?}\n{out}"
+        );
+    }
+    // dd spends its time in read and write: kernel stacks from the system call entry.
+    let dd_in_kernel = stacks.iter().filter(|(p, _)| {
+        p[2] == ["dd"]
+            && p[0]
+                .last()
+                .is_some_and(|f| f.starts_with("entry_SYSCALL_64"))
+            && !p[1].is_empty()
+    });
+    assert!(dd_in_kernel.count() >= 1, "{out}");
+}
+
+fn check_offcpu(out: &str) {
+    assert_header(out, 3, "");
+    let stacks = stack_entries(out, "@offcpu_us");
+    assert!(
+        !stacks.is_empty() && stacks.len() <= 10,
+        "{} stacks:\n{out}",
+        stacks.len()
+    );
+    assert!(
+        stacks.windows(2).all(|w| w[0].1 <= w[1].1),
+        "most last:\n{out}"
+    );
+    // Six sleeps of 0.3 s, blocked in clock_nanosleep: one stack.
+    let sleeps: Vec<i64> = stacks
+        .iter()
+        .filter(|(p, _)| {
+            p.len() == 2
+                && p[0] == ["sleep"]
+                && p[1].first().is_some_and(|f| f.starts_with("__schedule+"))
+                && p[1].iter().any(|f| f.starts_with("do_nanosleep+"))
+                && p[1]
+                    .last()
+                    .is_some_and(|f| f.starts_with("entry_SYSCALL_64"))
+                && p[1].iter().all(|f| is_symbol_frame(f))
+        })
+        .map(|(_, v)| *v)
+        .collect();
+    assert_eq!(sleeps.len(), 1, "{out}");
+    assert!(
+        (1_800_000..10_000_000).contains(&sleeps[0]),
+        "{} us asleep:\n{out}",
+        sleeps[0]
+    );
+    assert!(
+        bucket(&hist(out, "@blocked_ms[sleep]"), "[256, 512)") >= 6,
+        "{out}"
+    );
+    assert!(!out.contains("@start") && !out.contains("@stack["), "{out}");
+}
+
+fn check_syscall_errors(out: &str) {
+    assert_header(out, 2, "");
+    assert!(out.lines().filter(|l| l.starts_with("@errors[")).count() <= 20);
+    // 1000 opens of a missing file (openat, 257) and 1000 reads of a directory (read, 0).
+    let missing = must_value(out, "@errors[cat, 257, No such file or directory]");
+    assert!(missing >= 1000, "{out}");
+    let dirs = must_value(out, "@errors[cat, 0, Is a directory]");
+    assert!((1000..1100).contains(&dirs), "{out}");
+    assert!(must_value(out, "@by_error[No such file or directory]") >= missing);
+    assert!(must_value(out, "@by_error[Is a directory]") >= dirs);
+}
+
+/// The cgroup `cgroup_syscalls.bt`'s command moves itself into, under the cgroup2 mount.
+const EXAMPLE_CGROUP: &str = "probe-examples-cgroup";
+
+/// Where the cgroup v2 hierarchy is mounted.
+fn cgroup2_mount() -> String {
+    std::fs::read_to_string("/proc/mounts")
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            (f.get(2) == Some(&"cgroup2")).then(|| f[1].to_string())
+        })
+        .expect("a cgroup2 mount")
+}
+
+fn check_cgroup_syscalls(out: &str) {
+    assert_header(out, 2, "");
+    assert!(out.lines().filter(|l| l.starts_with("@syscalls[")).count() <= 10);
+    assert!(
+        out.lines()
+            .filter(|l| l.starts_with("@by_process["))
+            .count()
+            <= 10
+    );
+    // dd's 100000 reads and writes, in the cgroup its shell moved into.
+    let cgroup = format!("unified:/{EXAMPLE_CGROUP}");
+    assert!(
+        must_value(out, &format!("@syscalls[{cgroup}]")) >= 200_000,
+        "{out}"
+    );
+    let dd = must_value(out, &format!("@by_process[{cgroup}, dd]"));
+    assert!((200_000..201_000).contains(&dd), "{out}");
+}
+
+/// The count, average and total of the `stats` element printed for `key`.
+fn stats(out: &str, key: &str) -> (i64, i64, i64) {
+    let prefix = format!("{key}: ");
+    let line = out
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .unwrap_or_else(|| panic!("no {key} in:\n{out}"));
+    let n: Vec<i64> = line
+        .split(", ")
+        .map(|part| {
+            part.rsplit(' ')
+                .next()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("not a stats line: {line}"))
+        })
+        .collect();
+    assert_eq!(n.len(), 3, "{line}");
+    (n[0], n[1], n[2])
+}
+
+fn check_syslatency(out: &str) {
+    assert_header(out, 3, "");
+    // 2000 reads and 2000 writes of a byte, each a few microseconds at most.
+    let (count, avg, total) = stats(out, "@nsecs[dd]");
+    assert!((4000..4500).contains(&count), "{out}");
+    assert!(avg > 0 && avg < 1_000_000, "{out}");
+    assert!((total / count - avg).abs() <= 1, "{out}");
+    // One 0.2 s sleep among sleep's calls.
+    let (_, _, total) = stats(out, "@nsecs[sleep]");
+    assert!((200_000_000..2_000_000_000).contains(&total), "{out}");
+    let slowest = value(out, "@max_usecs[230]").or_else(|| value(out, "@max_usecs[35]"));
+    assert!(
+        slowest.is_some_and(|us| us >= 200_000),
+        "clock_nanosleep or nanosleep:\n{out}"
+    );
+    must_value(out, "@avg_nsecs[0]");
+    assert!(!out.contains("@entered"), "{out}");
 }
 
 #[test]
@@ -412,6 +713,10 @@ fn every_example_traces_what_it_says() {
     let dio = tmp.join(format!("examples-dio-{}", std::process::id()));
     let input = tmp.join(format!("examples-bash-input-{}", std::process::id()));
     std::fs::write(&input, "echo hello-from-readline\nexit\n").unwrap();
+    let tcp_py = tmp.join(format!("examples-tcp-{}.py", std::process::id()));
+    std::fs::write(&tcp_py, TCP_PY).unwrap();
+    let cgroup = Path::new(&cgroup2_mount()).join(EXAMPLE_CGROUP);
+    std::fs::create_dir_all(&cgroup).unwrap();
 
     let cases = vec![
         case(
@@ -456,12 +761,12 @@ fn every_example_traces_what_it_says() {
         ),
         case(
             "execsnoop.bt",
-            "sh -c 'ls / >/dev/null; echo done'",
+            "sh -c 'ls -l / >/dev/null; /nonexistent-probe-example arg 2>/dev/null; echo done'",
             check_execsnoop,
         ),
         case(
             "tcpstates.bt",
-            &format!("python3 -c \"{TCP_PY}\""),
+            &format!("python3 {}", tcp_py.display()),
             check_tcpstates,
         ),
         // Spins for a moment, then idles until the 5-second report has been printed.
@@ -489,6 +794,39 @@ fn every_example_traces_what_it_says() {
         // Stays long enough for one per-second report.
         case("cswitch.bt", "sh -c 'sleep 0.1; sleep 1.1'", check_cswitch),
         case("slowsyscalls.bt", "sleep 0.3", check_slowsyscalls),
+        // dd busy in system calls for about a second, its stacks sampled.
+        case(
+            "stackprofile.bt",
+            "dd if=/dev/zero of=/dev/null bs=1 count=2000000",
+            check_stackprofile,
+        ),
+        // Six sleeps at once, so their blocked time outweighs any other thread's.
+        case(
+            "offcpu.bt",
+            "sh -c 'for i in 1 2 3 4 5 6; do sleep 0.3 & done; wait'",
+            check_offcpu,
+        ),
+        case(
+            "syscall_errors.bt",
+            "sh -c 'for i in $(seq 1000); do echo /nonexistent-probe-example /; done \
+             | xargs cat 2>/dev/null; true'",
+            check_syscall_errors,
+        ),
+        // The shell moves itself into a cgroup of its own before dd runs.
+        case(
+            "cgroup_syscalls.bt",
+            &format!(
+                "sh -c 'echo $$ > {}/cgroup.procs; \
+                 dd if=/dev/zero of=/dev/null bs=1 count=100000 2>/dev/null'",
+                cgroup.display()
+            ),
+            check_cgroup_syscalls,
+        ),
+        case(
+            "syslatency.bt",
+            "sh -c 'dd if=/dev/zero of=/dev/null bs=1 count=2000 2>/dev/null; sleep 0.2'",
+            check_syslatency,
+        ),
         // An interactive bash reads its lines with readline even from a file; `-c` makes
         // the uretprobe fire in that bash only.
         Case {
@@ -542,6 +880,8 @@ fn every_example_traces_what_it_says() {
     }
     std::fs::remove_file(&dio).ok();
     std::fs::remove_file(&input).ok();
+    std::fs::remove_file(&tcp_py).ok();
+    std::fs::remove_dir(&cgroup).ok();
     eprintln!("all examples: {:.1} s", start.elapsed().as_secs_f64());
     assert!(
         failures.is_empty(),

@@ -1286,6 +1286,28 @@ fn task_and_system_variables() {
     assert_eq!(&fields[2..], ["1", "1"], "{line}");
 }
 
+/// `username` is looked up once per uid: the lookup opens `/etc/passwd`, so a script
+/// printing `username` for each open would otherwise trace its own lookups, one more for
+/// every line it prints, until tracing stops.
+#[test]
+fn username_lookups_are_not_traced_in_a_loop() {
+    let _k = kernel();
+    let o = run_probe(&[
+        "-e",
+        "tracepoint:syscalls:sys_enter_openat { printf(\"%d %s %s\\n\", pid, username, \
+         str(args.filename)); }",
+        "-c",
+        "sh -c 'sleep 0.3; head -c 0 /etc/hostname'",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    // One lookup by probe (more only if other processes read the file meanwhile);
+    // without the cache, hundreds.
+    let lookups = out.lines().filter(|l| l.ends_with(" /etc/passwd")).count();
+    assert!((1..=3).contains(&lookups), "{lookups} lookups:\n{out}");
+    assert!(out.contains(" root /etc/hostname\n"), "{out}");
+}
+
 /// The test program run as user 65534, group 65533, its exit traced with `uid`/`gid`.
 fn trace_test_target_as_nobody() -> String {
     let o = run_probe(&[

@@ -29,6 +29,10 @@ pub struct Resolver {
     /// Each file's function symbols (by link-time address, sorted), and how its file
     /// offsets map to those addresses.
     files: RefCell<HashMap<String, Option<ElfSymbols>>>,
+    /// User names by uid, each looked up once: the lookup opens `/etc/passwd`, so a
+    /// script tracing opens that prints `username` would otherwise see its own lookup
+    /// as an event, print it, look up again, and never stop.
+    user_names: RefCell<HashMap<u32, String>>,
 }
 
 /// What is needed of an ELF file to name its addresses.
@@ -88,7 +92,12 @@ impl Resolver {
                 let msg = unsafe { std::ffi::CStr::from_ptr(libc::strerror(first as i32)) };
                 msg.to_string_lossy().into_owned()
             }
-            Printed::UserName => user_name(first as u32),
+            Printed::UserName => self
+                .user_names
+                .borrow_mut()
+                .entry(first as u32)
+                .or_insert_with(|| user_name(first as u32))
+                .clone(),
             Printed::Inet => inet(first, bytes.get(8..24).unwrap_or(&[])),
             Printed::Buf { len } => {
                 let n = (first as usize).min(len as usize);
