@@ -1,8 +1,7 @@
 //! `cgroup_path(id)`: a cgroup v2 id (as `cgroup` reads it), printed as the cgroup's path.
 
 use crate::{expect_args, Function};
-use probe_compiler::ir::{Addr, Inst, MemSize, Operand};
-use probe_compiler::lower::Value;
+use probe_compiler::ir::Operand;
 use probe_lang::types::{Printed, Type};
 use probe_lang::Diagnostic;
 
@@ -25,15 +24,10 @@ pub const CGROUP_PATH: Function = Function {
     },
     lower: |_, args, _, cx| {
         let id = cx.scalar(&args[0])?;
-        let slot = cx.zeroed_slot(16);
-        cx.emit(Inst::Store {
-            addr: Addr::Stack { slot, off: 0 },
-            src: Operand::Reg(id),
-            size: MemSize::DW,
-        });
-        Ok(Some(Value::Mem {
-            addr: Addr::Stack { slot, off: 0 },
-            len: 16,
-        }))
+        Ok(Some(crate::printed_words(
+            cx,
+            Operand::Reg(id),
+            Operand::Imm(0),
+        )))
     },
 };

@@ -52,7 +52,7 @@ mod uid_gid;
 mod username;
 mod zero;
 
-use probe_compiler::ir::VReg;
+use probe_compiler::ir::{Operand, VReg};
 use probe_compiler::lower::{LowerCx, Value};
 use probe_compiler::{ArgValue, BuiltinFormat, BuiltinLowering, RenderedAggregation};
 use probe_lang::ast::{Expr, ExprKind, Ident};
@@ -474,6 +474,30 @@ fn expect_string(name: &Ident, arg: &Expr, signature: &str) -> Result<(), Diagno
 /// A "not supported yet" error naming `what`.
 fn not_supported_yet(span: Span, what: &str) -> Diagnostic {
     probe_lang::lexer::not_supported_yet(span, what)
+}
+
+/// A `Type::Printed` value of two 64-bit words (what is printed, and a second word: a
+/// process id, a format's number, or 0), in a new stack slot.
+fn printed_words(cx: &mut LowerCx, first: Operand, second: Operand) -> Value {
+    use probe_compiler::ir::{Addr, Inst, MemSize};
+    let slot = cx.zeroed_slot(16);
+    for (off, src) in [(0, first), (8, second)] {
+        cx.emit(Inst::Store {
+            addr: Addr::Stack { slot, off },
+            src,
+            size: MemSize::DW,
+        });
+    }
+    Value::Mem {
+        addr: Addr::Stack { slot, off: 0 },
+        len: 16,
+    }
+}
+
+/// The current process's id (for user addresses, which only mean something in it).
+fn current_pid(cx: &mut LowerCx) -> Operand {
+    let both = cx.call(probe_compiler::lower::helper::GET_CURRENT_PID_TGID, vec![]);
+    Operand::Reg(cx.alu(probe_compiler::ir::AluOp::Rsh, both, Operand::Imm(32)))
 }
 
 /// A 64-bit value as the number it stands for.

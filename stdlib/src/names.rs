@@ -2,8 +2,7 @@
 //! `syscall_name(nr)` ("read").
 
 use crate::{expect_args, CheckResult, Function};
-use probe_compiler::ir::{Addr, Inst, MemSize, Operand};
-use probe_compiler::lower::Value;
+use probe_compiler::ir::Operand;
 use probe_lang::ast::{Expr, Ident};
 use probe_lang::types::{Printed, Type};
 use probe_lang::{Diagnostic, Span};
@@ -24,16 +23,11 @@ fn check(name: &Ident, args: &[Expr], span: Span, printed: Printed) -> CheckResu
 
 fn lower(args: &[Expr], cx: &mut probe_compiler::lower::LowerCx) -> crate::LowerResult {
     let n = cx.scalar(&args[0])?;
-    let slot = cx.zeroed_slot(16);
-    cx.emit(Inst::Store {
-        addr: Addr::Stack { slot, off: 0 },
-        src: Operand::Reg(n),
-        size: MemSize::DW,
-    });
-    Ok(Some(Value::Mem {
-        addr: Addr::Stack { slot, off: 0 },
-        len: 16,
-    }))
+    Ok(Some(crate::printed_words(
+        cx,
+        Operand::Reg(n),
+        Operand::Imm(0),
+    )))
 }
 
 /// The function `signal_name`.

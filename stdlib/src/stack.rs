@@ -3,7 +3,7 @@
 //! `kstack(mode, limit)`, `kstack(limit)` and `kstack(mode)` choose how it is printed.
 
 use crate::{CheckResult, Function, LowerResult, Variable};
-use probe_compiler::ir::{AluOp, Inst, MemSize, Operand};
+use probe_compiler::ir::Operand;
 use probe_compiler::lower::{helper, LowerCx, Value};
 use probe_lang::ast::{Expr, ExprKind, Ident};
 use probe_lang::types::{Printed, StackMode, Type, MAX_STACK_FRAMES};
@@ -107,7 +107,6 @@ fn check(name: &Ident, args: &[Expr], span: Span, user: bool) -> CheckResult {
 /// Takes the stack into the stack map; the value is its id and, for a user stack, the
 /// process id (which the runtime needs to find the symbols).
 fn take(cx: &mut LowerCx, user: bool) -> Value {
-    let slot = cx.zeroed_slot(16);
     let map = cx.stack_map();
     let map = cx.map_ref(map);
     let flags = if user { USER_STACK } else { 0 };
@@ -116,25 +115,12 @@ fn take(cx: &mut LowerCx, user: bool) -> Value {
         helper::GET_STACKID,
         vec![Operand::Reg(ctx), Operand::Reg(map), Operand::Imm(flags)],
     );
-    let at = cx.stack_addr(slot, 0);
-    cx.emit(Inst::Store {
-        addr: probe_compiler::ir::Addr::Reg { base: at, off: 0 },
-        src: Operand::Reg(id),
-        size: MemSize::DW,
-    });
-    if user {
-        let both = cx.call(helper::GET_CURRENT_PID_TGID, vec![]);
-        let pid = cx.alu(AluOp::Rsh, both, Operand::Imm(32));
-        cx.emit(Inst::Store {
-            addr: probe_compiler::ir::Addr::Stack { slot, off: 8 },
-            src: Operand::Reg(pid),
-            size: MemSize::DW,
-        });
-    }
-    Value::Mem {
-        addr: probe_compiler::ir::Addr::Stack { slot, off: 0 },
-        len: 16,
-    }
+    let pid = if user {
+        crate::current_pid(cx)
+    } else {
+        Operand::Imm(0)
+    };
+    crate::printed_words(cx, Operand::Reg(id), pid)
 }
 
 /// Checks `ksym(addr)` / `usym(addr)`.
@@ -155,25 +141,12 @@ fn check_symbol(name: &Ident, args: &[Expr], span: Span, user: bool) -> CheckRes
 /// The address, and for a user address the process id.
 fn symbol(args: &[Expr], cx: &mut LowerCx, user: bool) -> LowerResult {
     let addr = cx.scalar(&args[0])?;
-    let slot = cx.zeroed_slot(16);
-    cx.emit(Inst::Store {
-        addr: probe_compiler::ir::Addr::Stack { slot, off: 0 },
-        src: Operand::Reg(addr),
-        size: MemSize::DW,
-    });
-    if user {
-        let both = cx.call(helper::GET_CURRENT_PID_TGID, vec![]);
-        let pid = cx.alu(AluOp::Rsh, both, Operand::Imm(32));
-        cx.emit(Inst::Store {
-            addr: probe_compiler::ir::Addr::Stack { slot, off: 8 },
-            src: Operand::Reg(pid),
-            size: MemSize::DW,
-        });
-    }
-    Ok(Some(Value::Mem {
-        addr: probe_compiler::ir::Addr::Stack { slot, off: 0 },
-        len: 16,
-    }))
+    let pid = if user {
+        crate::current_pid(cx)
+    } else {
+        Operand::Imm(0)
+    };
+    Ok(Some(crate::printed_words(cx, Operand::Reg(addr), pid)))
 }
 
 /// The function `ksym(addr)`.

@@ -1,8 +1,7 @@
 //! `strerror(errno)`: an error number, printed as its message.
 
 use crate::{expect_args, Function};
-use probe_compiler::ir::{Addr, Inst, MemSize, Operand};
-use probe_compiler::lower::Value;
+use probe_compiler::ir::Operand;
 use probe_lang::types::{Printed, Type};
 use probe_lang::Diagnostic;
 
@@ -24,15 +23,10 @@ pub const STRERROR: Function = Function {
     },
     lower: |_, args, _, cx| {
         let errno = cx.scalar(&args[0])?;
-        let slot = cx.zeroed_slot(16);
-        cx.emit(Inst::Store {
-            addr: Addr::Stack { slot, off: 0 },
-            src: Operand::Reg(errno),
-            size: MemSize::DW,
-        });
-        Ok(Some(Value::Mem {
-            addr: Addr::Stack { slot, off: 0 },
-            len: 16,
-        }))
+        Ok(Some(crate::printed_words(
+            cx,
+            Operand::Reg(errno),
+            Operand::Imm(0),
+        )))
     },
 };

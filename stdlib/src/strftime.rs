@@ -2,8 +2,8 @@
 //! as local time with a strftime(3) format (`%f`: microseconds).
 
 use crate::{expect_args, CheckResult, Function, LowerResult};
-use probe_compiler::ir::{Addr, Inst, MemSize, Operand};
-use probe_compiler::lower::{LowerCx, Value};
+use probe_compiler::ir::Operand;
+use probe_compiler::lower::LowerCx;
 use probe_compiler::EventKind;
 use probe_lang::ast::{Expr, ExprKind, Ident};
 use probe_lang::types::{Printed, Type};
@@ -50,19 +50,9 @@ fn lower(_: &Ident, args: &[Expr], _: Span, cx: &mut LowerCx) -> LowerResult {
         format: format.clone(),
     });
     let nsecs = cx.scalar(&args[1])?;
-    let slot = cx.zeroed_slot(16);
-    cx.emit(Inst::Store {
-        addr: Addr::Stack { slot, off: 0 },
-        src: Operand::Reg(nsecs),
-        size: MemSize::DW,
-    });
-    cx.emit(Inst::Store {
-        addr: Addr::Stack { slot, off: 8 },
-        src: Operand::Imm(format_id as i64),
-        size: MemSize::DW,
-    });
-    Ok(Some(Value::Mem {
-        addr: Addr::Stack { slot, off: 0 },
-        len: 16,
-    }))
+    Ok(Some(crate::printed_words(
+        cx,
+        Operand::Reg(nsecs),
+        Operand::Imm(format_id as i64),
+    )))
 }

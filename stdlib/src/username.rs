@@ -1,8 +1,8 @@
 //! `username`: the current task's user, printed as its name.
 
 use crate::Variable;
-use probe_compiler::ir::{Addr, AluOp, Inst, MemSize, Operand};
-use probe_compiler::lower::{helper, Value};
+use probe_compiler::ir::{AluOp, Operand};
+use probe_compiler::lower::helper;
 use probe_lang::types::{Printed, Type};
 
 /// The variable.
@@ -15,15 +15,6 @@ pub const USERNAME: Variable = Variable {
     lower: |cx| {
         let both = cx.call(helper::GET_CURRENT_UID_GID, vec![]);
         let uid = cx.alu(AluOp::And, both, Operand::Imm(0xffff_ffff));
-        let slot = cx.zeroed_slot(16);
-        cx.emit(Inst::Store {
-            addr: Addr::Stack { slot, off: 0 },
-            src: Operand::Reg(uid),
-            size: MemSize::DW,
-        });
-        Value::Mem {
-            addr: Addr::Stack { slot, off: 0 },
-            len: 16,
-        }
+        crate::printed_words(cx, Operand::Reg(uid), Operand::Imm(0))
     },
 };
